@@ -1,0 +1,23 @@
+from django.db import models
+
+
+class WorkerStatus(models.TextChoices):
+    ONLINE = "online", "Online"
+    OFFLINE = "offline", "Offline"
+
+
+class Worker(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    # The order types it cooks, comma-separated, or "all".
+    type = models.CharField(max_length=100, default="all")
+    status = models.CharField(max_length=10, choices=WorkerStatus.choices, default=WorkerStatus.OFFLINE)
+    last_seen = models.DateTimeField()
+    orders_processed = models.PositiveIntegerField(default=0)
+    heartbeat_interval = models.PositiveIntegerField(default=30, help_text="seconds")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "workers"
+
+    def __str__(self) -> str:
+        return self.name

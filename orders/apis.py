@@ -1,0 +1,20 @@
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders.services import order_create
+from orders.validation import validate_order
+from restaurant.api import read_json_object
+
+
+class OrderCreateApi(APIView):
+    """POST /orders (SPEC §3). Bad input raises ApplicationError, rendered by restaurant.api."""
+
+    def post(self, request):
+        data = validate_order(read_json_object(request))
+        order = order_create(data=data)
+        return Response(
+            {"order_number": order.number, "status": order.status, "total_amount": order.total_amount},
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"/orders/{order.number}/status"},
+        )

@@ -1,0 +1,101 @@
+from decimal import Decimal
+
+from django.db import models
+
+
+class OrderType(models.TextChoices):
+    DINE_IN = "dine_in", "Dine in"
+    TAKEOUT = "takeout", "Takeout"
+    DELIVERY = "delivery", "Delivery"
+
+
+class OrderStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    COOKING = "cooking", "Cooking"
+    READY = "ready", "Ready"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Order(models.Model):
+    number = models.CharField(max_length=32, unique=True)
+    customer_name = models.CharField(max_length=100)
+    order_type = models.CharField(max_length=10, choices=OrderType.choices)
+    table_number = models.PositiveSmallIntegerField(null=True, blank=True)
+    delivery_address = models.TextField(null=True, blank=True)
+    total_amount = models.DecimalField(max_digits=10, decimal_places=2)
+    priority = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10, choices=OrderStatus.choices, default=OrderStatus.RECEIVED)
+    processed_by = models.CharField(max_length=100, null=True, blank=True)
+    estimated_completion = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "orders"
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["created_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(total_amount__gte=Decimal("0.01")), name="orders_total_positive"),
+            models.CheckConstraint(condition=models.Q(priority__in=[1, 5, 10]), name="orders_priority_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    name = models.CharField(max_length=50)
+    quantity = models.PositiveSmallIntegerField()
+    price = models.DecimalField(max_digits=6, decimal_places=2)
+
+    class Meta:
+        db_table = "order_items"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=1, quantity__lte=10), name="order_items_quantity_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(price__gte=Decimal("0.01"), price__lte=Decimal("999.99")),
+                name="order_items_price_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.name}"
+
+
+class OrderStatusLog(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_log")
+    status = models.CharField(max_length=10, choices=OrderStatus.choices)
+    changed_by = models.CharField(max_length=100)
+    changed_at = models.DateTimeField(auto_now_add=True)
+    notes = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "order_status_log"
+        ordering = ["changed_at", "id"]
+        constraints = [
+            # Whatever crashes or redeliveries happen, an order logs each status once.
+            models.UniqueConstraint(fields=["order", "status"], name="order_status_log_once_per_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.status}"
+
+
+class DailyOrderCounter(models.Model):
+    """The last order number handed out on a UTC day; its row lock makes numbers gap-free."""
+
+    day = models.DateField(primary_key=True)
+    last_number = models.PositiveIntegerField()
+
+    class Meta:
+        db_table = "order_daily_counter"
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.last_number}"

@@ -1,0 +1,74 @@
+"""RabbitMQ: the topology of SPEC §5 and how to connect to it (pika, one connection per thread)."""
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pika
+from django.conf import settings
+
+ORDERS_EXCHANGE = "orders_topic"
+NOTIFICATIONS_EXCHANGE = "notifications_fanout"
+DEAD_LETTER_QUEUE = "dead_letter_queue"
+ORDER_TYPES = ("dine_in", "takeout", "delivery")
+MAX_PRIORITY = 10
+
+
+def kitchen_queue(order_type: str) -> str:
+    return f"kitchen_{order_type}_queue"
+
+
+def order_routing_key(order_type: str, priority: int) -> str:
+    return f"kitchen.{order_type}.{priority}"
+
+
+def kitchen_queue_arguments() -> dict[str, Any]:
+    return {
+        "x-max-priority": MAX_PRIORITY,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": DEAD_LETTER_QUEUE,
+    }
+
+
+def connection_parameters(*, heartbeat: int | None = None, url: str | None = None) -> pika.URLParameters:
+    params = pika.URLParameters(url or settings.RABBITMQ_URL)
+    params.connection_attempts = 1
+    params.socket_timeout = 5
+    params.blocked_connection_timeout = 30
+    if heartbeat is not None:
+        params.heartbeat = heartbeat
+    return params
+
+
+def connect(*, heartbeat: int | None = None, client_name: str = "restaurant") -> pika.BlockingConnection:
+    params = connection_parameters(heartbeat=heartbeat)
+    params.client_properties = {"connection_name": client_name}
+    return pika.BlockingConnection(params)
+
+
+def declare_topology(channel) -> None:
+    """Declare every exchange and queue of SPEC §5, so no message is unroutable for lack of a queue.
+
+    Queue arguments that clash with an existing queue raise ChannelClosedByBroker (406).
+    """
+    channel.exchange_declare(ORDERS_EXCHANGE, exchange_type="topic", durable=True)
+    channel.exchange_declare(NOTIFICATIONS_EXCHANGE, exchange_type="fanout", durable=True)
+    channel.queue_declare(DEAD_LETTER_QUEUE, durable=True)
+    for order_type in ORDER_TYPES:
+        queue = kitchen_queue(order_type)
+        channel.queue_declare(queue, durable=True, arguments=kitchen_queue_arguments())
+        channel.queue_bind(queue, ORDERS_EXCHANGE, routing_key=f"kitchen.{order_type}.*")
+
+
+def dumps(body: dict[str, Any]) -> str:
+    """JSON text of a message: Decimal amounts become JSON numbers with their exact digits."""
+    return json.dumps(body, default=_number, ensure_ascii=False, separators=(",", ":"))
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # float() of a 2-decimal amount below 10**13 prints back the same digits.
+        return float(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

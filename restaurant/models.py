@@ -1,0 +1,30 @@
+from django.db import models
+
+
+class OutboxMessage(models.Model):
+    """A message to publish, written in the same transaction as the change it announces (SPEC §5).
+
+    `run_outbox_relay` publishes unpublished rows in id order and sets `published_at` once the
+    broker has confirmed them. An insert trigger (migration 0002) sends NOTIFY to wake the relay.
+    """
+
+    exchange = models.CharField(max_length=100)
+    routing_key = models.CharField(max_length=200, blank=True, default="")
+    # The serialized JSON body, published byte for byte as stored.
+    body = models.TextField()
+    headers = models.JSONField(default=dict)
+    priority = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "outbox"
+        indexes = [
+            # The relay's query: oldest unpublished first.
+            models.Index(fields=["id"], condition=models.Q(published_at__isnull=True), name="outbox_pending_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.exchange}:{self.routing_key}#{self.id}"

@@ -1,0 +1,28 @@
+"""The transactional outbox (SPEC §5): the only way anything reaches RabbitMQ.
+
+`outbox_enqueue` adds a row inside the caller's transaction; `run_outbox_relay` publishes it
+after commit (see restaurant/relay.py).
+"""
+
+from typing import Any
+
+from django.db import connection
+
+from restaurant.broker import dumps
+from restaurant.logging import request_id_var
+from restaurant.models import OutboxMessage
+
+
+def outbox_enqueue(
+    *, exchange: str, routing_key: str, body: dict[str, Any], priority: int | None = None
+) -> OutboxMessage:
+    if not connection.in_atomic_block:
+        raise RuntimeError("outbox_enqueue must run inside the transaction of the change it announces")
+    request_id = request_id_var.get()
+    return OutboxMessage.objects.create(
+        exchange=exchange,
+        routing_key=routing_key,
+        body=dumps(body),
+        headers={"request_id": request_id} if request_id else {},
+        priority=priority,
+    )

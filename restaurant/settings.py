@@ -1,0 +1,157 @@
+"""Settings: the environment is read here, once, through django-environ (SPEC §2).
+
+A bad value stops start-up with a message naming the variable.
+"""
+
+import re
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env")
+
+
+def _read(name, reader, **kwargs):
+    try:
+        return reader(name, **kwargs)
+    except (ValueError, TypeError, ImproperlyConfigured) as exc:
+        raise ImproperlyConfigured(f"{name}: invalid value ({exc})") from exc
+
+
+def _rate(name: str, default: str) -> str | None:
+    """A DRF throttle rate like '120/min', or None for 'off'."""
+    value = _read(name, env.str, default=default).strip().lower()
+    if value == "off":
+        return None
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name}: expected 'N/min' (or /s, /hour, /day) or 'off', got {value!r}")
+    return value
+
+
+DEBUG = _read("DEBUG", env.bool, default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY: required when DEBUG is off (make run writes one to .env)")
+    SECRET_KEY = secrets.token_urlsafe(50)  # dev run: a fresh key each start
+
+ALLOWED_HOSTS = _read("ALLOWED_HOSTS", env.list, default=["localhost", "127.0.0.1"])
+LOG_LEVEL = _read("LOG_LEVEL", env.str, default="INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got {LOG_LEVEL!r}")
+COOKING_TIME_SCALE = _read("COOKING_TIME_SCALE", env.float, default=1.0)
+if COOKING_TIME_SCALE < 0:
+    raise ImproperlyConfigured("COOKING_TIME_SCALE: must be >= 0")
+RABBITMQ_URL = _read("RABBITMQ_URL", env.str, default="amqp://guest:guest@localhost:5672/%2F")
+ORDERS_RATE_LIMIT = _rate("ORDERS_RATE_LIMIT", "120/min")
+TRACKING_RATE_LIMIT = _rate("TRACKING_RATE_LIMIT", "600/min")
+# How often the outbox relay polls when no NOTIFY arrives (a fallback, seconds).
+OUTBOX_POLL_INTERVAL = _read("OUTBOX_POLL_INTERVAL", env.float, default=5.0)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "channels",
+    "restaurant",
+    "orders",
+    "kitchen",
+    "tracking",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "restaurant.middleware.RequestIDMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "restaurant.urls"
+WSGI_APPLICATION = "restaurant.wsgi.application"
+ASGI_APPLICATION = "restaurant.asgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": _read("DATABASE_URL", env.db_url, default="postgres:///restaurant")}
+DATABASES["default"].setdefault("OPTIONS", {})
+# Fail fast when PostgreSQL is unreachable: the API must answer 503 within 5 s.
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 2)
+DATABASES["default"]["CONN_MAX_AGE"] = _read("CONN_MAX_AGE", env.int, default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# One database per test run (tests/settings.py sets TEST_DATABASE_NAME).
+if env.str("TEST_DATABASE_NAME", default=""):
+    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# Bodies above 64 KiB are refused with 413 (SPEC §3).
+MAX_ORDER_BODY_BYTES = 64 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_ORDER_BODY_BYTES
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "restaurant.api.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "restaurant.logging.RequestIDFilter"}},
+    "formatters": {"json": {"()": "restaurant.logging.JSONFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        # Our own lines carry an action; Django's request log would repeat every 4xx.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "ERROR"},
+        "pika": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from restaurant import health
+
+urlpatterns = [
+    path("", include("orders.urls")),
+    path("api/", include("orders.urls")),
+    path("health", health.health, name="health"),
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "restaurant.api.handler400"
+handler403 = "restaurant.api.handler403"
+handler404 = "restaurant.api.handler404"
+handler500 = "restaurant.api.handler500"

@@ -1,0 +1,26 @@
+"""Test settings: the real settings, pointed at a database and a RabbitMQ vhost of this run only.
+
+Nothing here replaces PostgreSQL or RabbitMQ: the run gets its own `test_restaurant_<run>`
+database (made by pytest-django) and its own vhost (made in tests/conftest.py), so a running
+copy of the app and the tests never share tables or messages.
+"""
+
+import os
+import time
+
+RUN_ID = os.environ.setdefault("TEST_RUN_ID", f"{os.getpid()}_{int(time.time())}")
+RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1:5672")
+TEST_VHOST = f"restaurant_test_{RUN_ID}"
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production")
+os.environ["RABBITMQ_URL"] = f"amqp://guest:guest@{RABBITMQ_HOST}/{TEST_VHOST}"
+os.environ["TEST_DATABASE_NAME"] = f"test_restaurant_{RUN_ID}"
+os.environ.setdefault("COOKING_TIME_SCALE", "0.05")
+os.environ.setdefault("ORDERS_RATE_LIMIT", "off")
+os.environ.setdefault("TRACKING_RATE_LIMIT", "off")
+os.environ.setdefault("OUTBOX_POLL_INTERVAL", "2")
+
+from restaurant.settings import *  # noqa: E402, F403
+
+# Tests read one connection per test; a reused one could be a backend a fault test terminated.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -1,0 +1,266 @@
+"""Helpers for tests that run the real commands against the real services."""
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def wait_for(condition: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.05, message: str = "") -> Any:
+    """Poll `condition` until it returns something truthy; fail with `message` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message or condition}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def order_payload(**overrides: Any) -> dict[str, Any]:
+    """A valid takeout order; keyword arguments replace or add fields."""
+    payload: dict[str, Any] = {
+        "customer_name": "Jane Doe",
+        "order_type": "takeout",
+        "items": [{"name": "Margherita Pizza", "quantity": 1, "price": 15.99}],
+    }
+    payload.update(overrides)
+    return payload
+
+
+class ManagedProcess:
+    """A real command run as a subprocess, its stdout (JSON log lines) collected for assertions."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.args = args
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(
+            args, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        lines = []
+        for line in self.output().splitlines():
+            if line.startswith("{"):
+                try:
+                    lines.append(json.loads(line))
+                except ValueError:
+                    pass
+        return lines
+
+    def actions(self, action: str) -> list[dict[str, Any]]:
+        return [line for line in self.log_lines() if line.get("action") == action]
+
+    def wait_for_action(self, action: str, *, count: int = 1, timeout: float = 20.0) -> list[dict[str, Any]]:
+        def found():
+            if self.proc.poll() is not None and len(self.actions(action)) < count:
+                raise AssertionError(f"{self.name} exited {self.proc.returncode} before {action}:\n{self.output()}")
+            lines = self.actions(action)
+            return lines if len(lines) >= count else None
+
+        return wait_for(found, timeout=timeout, message=f"{count}× {action} from {self.name}")
+
+    def send(self, signum: int) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signum)
+
+    def wait(self, timeout: float = 20.0) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, then SIGKILL to the whole process group if it does not exit in time."""
+        if self.proc.poll() is None:
+            self.send(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        else:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # children of a server that died
+            except ProcessLookupError:
+                pass
+        self._log.close()
+        return self.proc.returncode
+
+
+class TcpProxy:
+    """A TCP proxy on a local port that a test can cut (close every connection, refuse new ones)
+    and restore, to make a service unreachable for one process without stopping it for anyone else."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._cut = threading.Event()
+        self._closed = False
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._server: socket.socket | None = None
+        self._open_listener()
+
+    def _open_listener(self) -> None:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen(64)
+        self._server = server
+        threading.Thread(target=self._accept_loop, args=(server,), daemon=True).start()
+
+    def _accept_loop(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns.update((client, upstream))
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+
+    def _pipe(self, a: socket.socket, b: socket.socket) -> None:
+        try:
+            while True:
+                readable, _, _ = select.select([a, b], [], [], 0.5)
+                if self._cut.is_set():
+                    break
+                for sock in readable:
+                    data = sock.recv(65536)
+                    if not data:
+                        raise OSError("closed")
+                    (b if sock is a else a).sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (a, b):
+                with self._lock:
+                    self._conns.discard(sock)
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        """Refuse new connections and drop the open ones (the port closes: connect is refused)."""
+        self._cut.set()
+        if self._server:
+            self._server.close()
+            self._server = None
+        with self._lock:
+            conns = list(self._conns)
+        for sock in conns:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def restore(self) -> None:
+        if self._server is None and not self._closed:
+            self._cut.clear()
+            self._open_listener()
+
+    def close(self) -> None:
+        self.cut()
+        self._closed = True
+
+
+def admin_connection() -> psycopg.Connection:
+    """A superuser connection to the maintenance database, for fault tests that act on a test database."""
+    return psycopg.connect(dbname="postgres", host="127.0.0.1", user="postgres", autocommit=True, connect_timeout=5)
+
+
+@contextmanager
+def database_refusing_connections(dbname: str):
+    """Make PostgreSQL refuse connections to `dbname` and drop the open ones; restore on exit, always."""
+    with admin_connection() as admin:
+        try:
+            admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS false')
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [dbname],
+            )
+            yield
+        finally:
+            admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
+
+
+def rabbitmqctl(*args: str, check: bool = True) -> str:
+    result = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=60)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr or result.stdout}")
+    return result.stdout
+
+
+def bind_probe_queue(channel, exchange: str, routing_key: str = "#") -> str:
+    """An exclusive queue bound to `exchange`, to see what is published there."""
+    queue = channel.queue_declare("", exclusive=True).method.queue
+    channel.queue_bind(queue, exchange, routing_key=routing_key)
+    return queue
+
+
+def get_messages(channel, queue: str, count: int, timeout: float = 10.0) -> list[tuple]:
+    messages: list[tuple] = []
+
+    def got_all():
+        method, properties, body = channel.basic_get(queue, auto_ack=True)
+        if method is not None:
+            messages.append((method, properties, body))
+        return len(messages) >= count
+
+    wait_for(got_all, timeout=timeout, interval=0.02, message=f"{count} messages on {queue}")
+    return messages
+
+
+def manage(*args: str) -> list[str]:
+    return [PYTHON, "manage.py", *args]
+
+
+def start_web(processes, name: str = "web", **env: str) -> str:
+    """The web process of the Procfile on a free port; returns its base URL once it answers."""
+    port = free_port()
+    processes(name, [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "restaurant.asgi:application"], **env)
+    url = f"http://127.0.0.1:{port}"
+
+    def answers():
+        try:
+            return requests.get(f"{url}/health/live", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_for(answers, timeout=30, interval=0.1, message=f"{name} to answer on {url}")
+    return url
