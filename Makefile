@@ -1,0 +1,49 @@
+# The daily commands. Every target creates the virtualenv (.venv) when it is missing.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: run test lint format bench migrate services venv
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+# A secret key for this checkout, made once and kept out of git.
+.env:
+	@echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' 2>/dev/null || python3 -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+	@echo "wrote .env with a new SECRET_KEY"
+
+services:
+	@bash scripts/ensure_services.sh
+
+migrate: venv .env services
+	$(BIN)/python manage.py ensure_database
+	$(BIN)/python manage.py migrate --no-input
+
+## run: set up everything and start web (on $PORT), relay, workers and subscriber (Procfile)
+run: migrate
+	$(BIN)/honcho start -f Procfile -p $(PORT)
+
+## test: set up and run the test suite against the real PostgreSQL and RabbitMQ
+test: venv services
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	SECRET_KEY=lint $(BIN)/python manage.py makemigrations --check --dry-run
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## bench: throughput and latency figures (see docs/benchmarks.md)
+bench: migrate
+	$(BIN)/python scripts/bench.py
