@@ -184,6 +184,8 @@ def validate_order(data: Any) -> OrderInput:
             errors["delivery_address"] = ["must be a string"]
         elif not ADDRESS_MIN <= len(_clean_text(address)) <= ADDRESS_MAX:
             errors["delivery_address"] = [f"must be {ADDRESS_MIN} to {ADDRESS_MAX} characters"]
+        elif "\x00" in address:  # PostgreSQL text cannot hold NUL
+            errors["delivery_address"] = ["must not contain NUL characters"]
     elif address is not None:
         errors["delivery_address"] = ["is allowed only for delivery orders"]
 

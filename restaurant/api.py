@@ -38,6 +38,31 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
 
 
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        duplicates = sorted({key for key, _ in pairs if sum(1 for k, _ in pairs if k == key) > 1})
+        raise ValueError(f"duplicate key {', '.join(duplicates)}")
+    return data
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    """JSON may escape half of a UTF-16 pair (`"\\ud800"`); such a string is not text: it cannot be
+    encoded as UTF-8, so it could be neither stored, logged nor echoed back in an error."""
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if any("\ud800" <= char <= "\udfff" for char in value):
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
 def read_json_object(request) -> dict[str, Any]:
     """The request body as a JSON object, numbers with a fraction read as Decimal (never float)."""
     media_type = (request.content_type or "").split(";")[0].strip().lower()
@@ -57,7 +82,14 @@ def read_json_object(request) -> dict[str, Any]:
     if not raw.strip():
         raise ApplicationError(code="invalid_json", errors={"body": ["must not be empty"]})
     try:
-        data = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
+        data = json.loads(
+            raw.decode("utf-8"),
+            parse_float=Decimal,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_object_without_duplicates,
+        )
+        if _has_lone_surrogate(data):
+            raise ValueError("a string holds an unpaired UTF-16 surrogate")
     except UnicodeDecodeError:
         raise ApplicationError(code="invalid_json", errors={"body": ["must be UTF-8 encoded JSON"]}) from None
     except (ValueError, RecursionError) as exc:
