@@ -44,6 +44,8 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## bench: throughput and latency figures (see docs/benchmarks.md)
-bench: migrate
-	$(BIN)/python scripts/bench.py
+## bench: throughput and latency figures (see docs/benchmarks.md), in a database and vhost of its own;
+## options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--duration 3" or BENCH_ARGS=--matrix
+bench: venv services
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)

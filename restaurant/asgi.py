@@ -1,10 +1,18 @@
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
+
+from restaurant.logging import JSONAccessLog
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "restaurant.settings")
 # Build the Django app first: it sets up the app registry the WebSocket routes will need.
 django_asgi_app = get_asgi_application()
+
+if "daphne.cli" in sys.modules:
+    # Run by daphne's command line, which builds its access log after importing this module: have it
+    # write JSON lines (SPEC §7) instead of NCSA text lines on stdout.
+    sys.modules["daphne.cli"].AccessLogGenerator = JSONAccessLog
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 

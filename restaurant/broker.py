@@ -1,11 +1,13 @@
 """RabbitMQ: the topology of SPEC §5 and how to connect to it (pika, one connection per thread)."""
 
 import json
-from decimal import Decimal
 from typing import Any
 
 import pika
 from django.conf import settings
+from pika.exceptions import ChannelClosedByBroker
+
+from restaurant.logging import json_value
 
 ORDERS_EXCHANGE = "orders_topic"
 NOTIFICATIONS_EXCHANGE = "notifications_fanout"
@@ -46,11 +48,24 @@ def connect(*, heartbeat: int | None = None, client_name: str = "restaurant") ->
     return pika.BlockingConnection(params)
 
 
+class TopologyMismatch(Exception):
+    """The broker holds a queue or exchange declared with other arguments: an operator must act."""
+
+
 def declare_topology(channel) -> None:
     """Declare every exchange and queue of SPEC §5, so no message is unroutable for lack of a queue.
 
-    Queue arguments that clash with an existing queue raise ChannelClosedByBroker (406).
+    Arguments that clash with an existing queue or exchange raise TopologyMismatch.
     """
+    try:
+        _declare(channel)
+    except ChannelClosedByBroker as exc:
+        if exc.reply_code == 406:  # PRECONDITION_FAILED
+            raise TopologyMismatch(exc.reply_text) from exc
+        raise
+
+
+def _declare(channel) -> None:
     channel.exchange_declare(ORDERS_EXCHANGE, exchange_type="topic", durable=True)
     channel.exchange_declare(NOTIFICATIONS_EXCHANGE, exchange_type="fanout", durable=True)
     channel.queue_declare(DEAD_LETTER_QUEUE, durable=True)
@@ -62,13 +77,4 @@ def declare_topology(channel) -> None:
 
 def dumps(body: dict[str, Any]) -> str:
     """JSON text of a message: Decimal amounts become JSON numbers with their exact digits."""
-    return json.dumps(body, default=_number, ensure_ascii=False, separators=(",", ":"))
-
-
-def _number(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        # float() of a 2-decimal amount below 10**13 prints back the same digits.
-        return float(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+    return json.dumps(body, default=json_value, ensure_ascii=False, separators=(",", ":"))

@@ -12,6 +12,7 @@ import socket
 import traceback
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -19,6 +20,20 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("req
 HOSTNAME = socket.gethostname()
 # The service named on lines that do not come through a ServiceLogger (Django's own, pika's).
 default_service = "order-service"
+
+
+# SPEC §7 knows three levels: a library's WARNING is shown as INFO, CRITICAL as ERROR.
+_LEVEL_NAMES = {logging.DEBUG: "DEBUG", logging.INFO: "INFO", logging.WARNING: "INFO", logging.ERROR: "ERROR"}
+
+
+def json_value(value: Any) -> Any:
+    """`json.dumps(default=...)`: Decimal amounts as JSON numbers, datetimes as ISO 8601, else str."""
+    if isinstance(value, Decimal):
+        # float() of a 2-decimal amount below 10**13 prints back the same digits.
+        return float(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 def new_request_id() -> str:
@@ -36,7 +51,7 @@ class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "timestamp": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
-            "level": "ERROR" if record.levelno >= logging.ERROR else record.levelname,
+            "level": _LEVEL_NAMES.get(record.levelno, "ERROR" if record.levelno > logging.ERROR else "INFO"),
             "service": getattr(record, "service", default_service),
             "action": getattr(record, "action", record.name),
             "message": record.getMessage(),
@@ -53,19 +68,20 @@ class JSONFormatter(logging.Formatter):
                 line["error"] = {"msg": f"{type(exc).__name__}: {exc}", "stack": stack}
             else:
                 line["error"] = {"msg": record.getMessage(), "stack": record.stack_info or ""}
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return json.dumps(line, default=json_value, ensure_ascii=False)
 
 
 class ServiceLogger:
-    """A logger bound to one service of SPEC §7, taking an action name on every call."""
+    """A logger bound to one service of SPEC §7 (or, with None, to the service of the running
+    process, for code shared by several), taking an action name on every call."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str | None) -> None:
         self.service = service
-        self._logger = logging.getLogger(f"restaurant.{service}")
+        self._logger = logging.getLogger(f"restaurant.{service or 'shared'}")
 
     def _log(self, level: int, action: str, message: str, details: dict | None, exc_info: Any) -> None:
         if self._logger.isEnabledFor(level):
-            extra = {"service": self.service, "action": action, "details": details}
+            extra = {"service": self.service or default_service, "action": action, "details": details}
             # An ERROR line always carries a stack: the exception's, or where it was logged.
             stack_info = level >= logging.ERROR and not exc_info
             self._logger.log(level, message, extra=extra, exc_info=exc_info, stack_info=stack_info, stacklevel=3)
@@ -80,5 +96,21 @@ class ServiceLogger:
         self._log(logging.ERROR, action, message, details, exc_info)
 
 
-def service_logger(service: str) -> ServiceLogger:
+def service_logger(service: str | None = None) -> ServiceLogger:
     return ServiceLogger(service)
+
+
+class JSONAccessLog:
+    """Daphne's access log as SPEC §7 lines. Daphne's own (`AccessLogGenerator`) writes NCSA text
+    lines straight to stdout, between our JSON ones; restaurant/asgi.py puts this one in its place."""
+
+    def __init__(self, stream: Any = None) -> None:  # daphne passes the stream it would write to
+        self._logger = logging.getLogger("daphne.access")
+
+    def __call__(self, protocol: str, action: str, details: dict[str, Any]) -> None:
+        if protocol == "http" and action == "complete":
+            message = f"{details.get('method')} {details.get('path')} {details.get('status')}"
+            self._logger.info(message, extra={"action": "http_request", "details": details})
+        elif protocol == "websocket" and action in {"connecting", "rejected", "connected", "disconnected"}:
+            message = f"WebSocket {action} {details.get('path')}"
+            self._logger.info(message, extra={"action": f"websocket_{action}", "details": details})

@@ -16,9 +16,10 @@ import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
-from pika.exceptions import AMQPError, ChannelClosedByBroker, UnroutableError
+from pika.exceptions import AMQPError, UnroutableError
 
 from restaurant import broker
+from restaurant.broker import TopologyMismatch
 from restaurant.lifecycle import Backoff, StopFlag, sleep_unless_stopped
 from restaurant.logging import request_id_var, service_logger
 from restaurant.models import OutboxMessage
@@ -30,10 +31,6 @@ RELAY_LOCK_KEY = 0x6F7574626F78
 NOTIFY_CHANNEL = "outbox"
 PURGE_EVERY = timedelta(hours=1)
 KEEP_PUBLISHED = timedelta(days=7)
-
-
-class TopologyMismatch(Exception):
-    """The broker holds a queue or exchange declared with other arguments: an operator must act."""
 
 
 class OutboxRelay:
@@ -83,12 +80,7 @@ class OutboxRelay:
             self.amqp = broker.connect(client_name="outbox-relay")
             self.channel = self.amqp.channel()
             self.channel.confirm_delivery()
-            try:
-                broker.declare_topology(self.channel)
-            except ChannelClosedByBroker as exc:
-                if exc.reply_code == 406:
-                    raise TopologyMismatch(exc.reply_text) from exc
-                raise
+            broker.declare_topology(self.channel)
             log.info("broker_connected", "Connected to RabbitMQ, topology declared")
         if self.listener is None or self.listener.closed:
             self.listener = psycopg.connect(**listener_params(), autocommit=True)

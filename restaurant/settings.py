@@ -106,8 +106,21 @@ DATABASES = {"default": _read("DATABASE_URL", env.db_url, default="postgres:///r
 DATABASES["default"].setdefault("OPTIONS", {})
 # Fail fast when PostgreSQL is unreachable: the API must answer 503 within 5 s.
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 2)
-DATABASES["default"]["CONN_MAX_AGE"] = _read("CONN_MAX_AGE", env.int, default=60)
+# A psycopg connection pool per process (0 turns it off). Under ASGI Django handles each request
+# on a fresh thread, so per-thread persistent connections (CONN_MAX_AGE) would pile up; a pool
+# reuses a few connections whatever the thread. Health checks drop connections a database
+# restart broke, before a request gets them.
+DATABASE_POOL_SIZE = _read("DATABASE_POOL_SIZE", env.int, default=4)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASE_POOL_SIZE > 0:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_SIZE,
+        "timeout": 2,  # waiting for a free connection (or a reachable database): 503 well within 5 s
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = _read("CONN_MAX_AGE", env.int, default=60)
 # One database per test run (tests/settings.py sets TEST_DATABASE_NAME).
 if env.str("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME")}
@@ -152,6 +165,7 @@ LOGGING = {
         # Our own lines carry an action; Django's request log would repeat every 4xx.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "ERROR"},
-        "pika": {"level": "WARNING"},
+        # pika reports each failed connection attempt at length; our own line says it once.
+        "pika": {"level": "CRITICAL"},
     },
 }

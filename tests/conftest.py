@@ -1,4 +1,5 @@
 import os
+import signal
 import re
 from collections.abc import Iterator
 
@@ -94,6 +95,8 @@ def processes(service_env, tmp_path, request):
         return process
 
     yield start
+    for process in started:  # signal all first, so they shut down side by side
+        process.send(signal.SIGTERM)
     for process in started:
         process.stop()
     report = getattr(request.node, "rep_call", None)

@@ -22,5 +22,7 @@ os.environ.setdefault("OUTBOX_POLL_INTERVAL", "2")
 
 from restaurant.settings import *  # noqa: E402, F403
 
-# Tests read one connection per test; a reused one could be a backend a fault test terminated.
+# The test process itself takes a plain connection per test (no pool): a reused one could be a
+# backend that a fault test terminated. The commands it starts use the real settings, pool included.
+DATABASES["default"]["OPTIONS"].pop("pool", None)  # noqa: F405
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import requests
@@ -179,6 +180,12 @@ class TcpProxy:
         """Refuse new connections and drop the open ones (the port closes: connect is refused)."""
         self._cut.set()
         if self._server:
+            # close() alone leaves the port listening while the accept thread is blocked in accept();
+            # shutdown() wakes that thread, so the port really closes (and restore() can bind it again).
+            try:
+                self._server.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._server.close()
             self._server = None
         with self._lock:
@@ -219,6 +226,33 @@ def database_refusing_connections(dbname: str):
             admin.execute(f'ALTER DATABASE "{dbname}" ALLOW_CONNECTIONS true')
 
 
+@contextmanager
+def database_outage(dbname: str):
+    """`database_refusing_connections`, then this thread's Django connections (terminated by it) are
+    closed, so the test's next query (and pytest-django's teardown) opens a fresh one."""
+    from django.db import connections
+
+    try:
+        with database_refusing_connections(dbname):
+            yield
+    finally:
+        connections.close_all()
+
+
+def proxy_to(url: str, default_port: int = 5672) -> TcpProxy:
+    """A TcpProxy to the host and port of a service URL."""
+    parts = urlsplit(url)
+    return TcpProxy(parts.hostname or "127.0.0.1", parts.port or default_port)
+
+
+def url_through(url: str, proxy: TcpProxy) -> str:
+    """`url` with its host and port replaced by the proxy's; credentials, path (vhost) and query kept."""
+    parts = urlsplit(url)
+    credentials, _, _ = parts.netloc.rpartition("@")
+    netloc = f"127.0.0.1:{proxy.port}"
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{netloc}" if credentials else netloc))
+
+
 def rabbitmqctl(*args: str, check: bool = True) -> str:
     result = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=60)
     if check and result.returncode != 0:
@@ -253,13 +287,14 @@ def manage(*args: str) -> list[str]:
 def start_web(processes, name: str = "web", **env: str) -> str:
     """The web process of the Procfile on a free port; returns its base URL once it answers."""
     port = free_port()
-    processes(name, [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "restaurant.asgi:application"], **env)
+    command = [PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "restaurant.wsgi:application"]
+    processes(name, command, **{"PORT": str(port), "WEB_CONCURRENCY": "2", **env})
     url = f"http://127.0.0.1:{port}"
 
     def answers():
         try:
             return requests.get(f"{url}/health/live", timeout=1).status_code == 200
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or its workers still booting
             return False
 
     wait_for(answers, timeout=30, interval=0.1, message=f"{name} to answer on {url}")

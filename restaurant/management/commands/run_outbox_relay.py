@@ -3,8 +3,9 @@ import sys
 from django.core.management.base import BaseCommand
 
 from restaurant import logging as app_logging
+from restaurant.broker import TopologyMismatch
 from restaurant.lifecycle import StopFlag
-from restaurant.relay import OutboxRelay, TopologyMismatch, log
+from restaurant.relay import OutboxRelay, log
 
 
 class Command(BaseCommand):
