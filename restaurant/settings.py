@@ -106,11 +106,10 @@ DATABASES = {"default": _read("DATABASE_URL", env.db_url, default="postgres:///r
 DATABASES["default"].setdefault("OPTIONS", {})
 # Fail fast when PostgreSQL is unreachable: the API must answer 503 within 5 s.
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 2)
-# A psycopg connection pool per process (0 turns it off). Under ASGI Django handles each request
-# on a fresh thread, so per-thread persistent connections (CONN_MAX_AGE) would pile up; a pool
-# reuses a few connections whatever the thread. Health checks drop connections a database
-# restart broke, before a request gets them.
-DATABASE_POOL_SIZE = _read("DATABASE_POOL_SIZE", env.int, default=4)
+# Sync processes (gunicorn's sync workers, the relay, workers) keep one connection each
+# (CONN_MAX_AGE), checked before reuse. Under ASGI (daphne) Django handles each request on a fresh
+# thread, so per-thread connections would pile up: set DATABASE_POOL_SIZE there for a psycopg pool.
+DATABASE_POOL_SIZE = _read("DATABASE_POOL_SIZE", env.int, default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASE_POOL_SIZE > 0:
     DATABASES["default"]["OPTIONS"]["pool"] = {
