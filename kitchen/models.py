@@ -14,6 +14,9 @@ class Worker(models.Model):
     last_seen = models.DateTimeField()
     orders_processed = models.PositiveIntegerField(default=0)
     heartbeat_interval = models.PositiveIntegerField(default=30, help_text="seconds")
+    # Which running process holds the name: a process that was taken over (it stalled past
+    # 2 × its heartbeat interval and another started) sees its heartbeat refused and stops.
+    instance_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.db import models
+from django.utils import timezone
 
 
 class OrderType(models.TextChoices):
@@ -73,7 +74,7 @@ class OrderStatusLog(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_log")
     status = models.CharField(max_length=10, choices=OrderStatus.choices)
     changed_by = models.CharField(max_length=100)
-    changed_at = models.DateTimeField(auto_now_add=True)
+    changed_at = models.DateTimeField(default=timezone.now)
     notes = models.TextField(blank=True, default="")
 
     class Meta:

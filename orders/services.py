@@ -8,11 +8,13 @@ from django.utils import timezone
 
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.validation import OrderInput
-from restaurant.broker import ORDERS_EXCHANGE, order_routing_key
+from restaurant.api import ApplicationError
+from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE, order_routing_key
 from restaurant.logging import service_logger
 from restaurant.outbox import outbox_enqueue
 
-log = service_logger("order-service")
+# Transitions are logged under the service of the process making them (web, worker, …).
+log = service_logger()
 
 ORDER_SERVICE = "order-service"
 
@@ -78,3 +80,89 @@ def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE) -> Order:
     details = {"order_number": order.number, "total_amount": order.total_amount, "priority": order.priority}
     transaction.on_commit(lambda: log.info("order_received", f"Order {order.number} received", details=details))
     return order
+
+
+class OrderNotFound(ApplicationError):
+    def __init__(self, number: str) -> None:
+        super().__init__(code="not_found", errors={"order_number": [f"no order {number}"]}, status_code=404)
+
+
+class TransitionNotAllowed(ApplicationError):
+    def __init__(self, order: Order, new_status: str) -> None:
+        message = f"cannot go from {order.status} to {new_status}"
+        super().__init__(code="transition_not_allowed", errors={"status": [message]}, status_code=409)
+
+
+def status_update_message(*, order: Order, old_status: str, changed_by: str, at) -> dict[str, Any]:
+    """The status update of SPEC §5."""
+    return {
+        "order_number": order.number,
+        "old_status": old_status,
+        "new_status": order.status,
+        "changed_by": changed_by,
+        "timestamp": at,
+        "estimated_completion": order.estimated_completion,
+    }
+
+
+def lock_order(number: str) -> Order:
+    """The order, row-locked until the caller's transaction ends: the compare half of every
+    compare-and-set of a status, so a redelivery or a zombie worker can never log a status twice."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("lock_order must run inside a transaction")
+    order = Order.objects.select_for_update().filter(number=number).first()
+    if order is None:
+        raise OrderNotFound(number)
+    return order
+
+
+def apply_transition(order: Order, *, to: str, changed_by: str, notes: str = "", **fields: Any) -> str:
+    """Move a locked order to status `to` (setting `fields` too), with its log row and its status
+    update in the outbox, in the caller's transaction. Returns the old status."""
+    old_status, now = order.status, timezone.now()
+    order.status = to
+    for name, value in fields.items():
+        setattr(order, name, value)
+    order.save(update_fields=["status", "updated_at", *fields])
+    OrderStatusLog.objects.create(order=order, status=to, changed_by=changed_by, changed_at=now, notes=notes)
+    outbox_enqueue(
+        exchange=NOTIFICATIONS_EXCHANGE,
+        routing_key="",
+        body=status_update_message(order=order, old_status=old_status, changed_by=changed_by, at=now),
+    )
+    details = {"order_number": order.number, "old_status": old_status, "new_status": to, "changed_by": changed_by}
+    message = f"Order {order.number}: {old_status} -> {to} by {changed_by}"
+    transaction.on_commit(lambda: log.info("order_status_changed", message, details=details))
+    return old_status
+
+
+def _staff_transition(
+    *, number: str, from_statuses: tuple[str, ...], to: str, changed_by: str, notes: str = ""
+) -> Order:
+    order = lock_order(number)
+    if order.status == to:
+        return order  # asked twice (a double click): already done
+    if order.status not in from_statuses:
+        raise TransitionNotAllowed(order, to)
+    apply_transition(order, to=to, changed_by=changed_by, notes=notes)
+    return order
+
+
+@transaction.atomic
+def order_cancel(*, number: str, changed_by: str, reason: str = "") -> Order:
+    """Staff cancel an order that is received or cooking (SPEC §4)."""
+    return _staff_transition(
+        number=number,
+        from_statuses=(OrderStatus.RECEIVED, OrderStatus.COOKING),
+        to=OrderStatus.CANCELLED,
+        changed_by=changed_by,
+        notes=reason,
+    )
+
+
+@transaction.atomic
+def order_mark_completed(*, number: str, changed_by: str) -> Order:
+    """A ready order is handed over (bumped off the kitchen display, or completed in the admin)."""
+    return _staff_transition(
+        number=number, from_statuses=(OrderStatus.READY,), to=OrderStatus.COMPLETED, changed_by=changed_by
+    )

@@ -1,0 +1,87 @@
+import argparse
+import sys
+
+from django.core.management.base import BaseCommand
+from django.db import InterfaceError, OperationalError, connection
+
+from kitchen.services import WorkerAlreadyOnline
+from kitchen.worker import KitchenWorker, WorkerConfig, log
+from restaurant import broker
+from restaurant import logging as app_logging
+from restaurant.broker import TopologyMismatch
+from restaurant.lifecycle import Backoff, StopFlag, sleep_unless_stopped
+
+
+def order_types(value: str) -> tuple[str, ...]:
+    types = tuple(dict.fromkeys(t.strip() for t in value.split(",") if t.strip()))
+    unknown = [t for t in types if t not in broker.ORDER_TYPES]
+    if not types or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown order type {', '.join(unknown) or value!r}: choose from {', '.join(broker.ORDER_TYPES)}"
+        )
+    return types
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def worker_name(value: str) -> str:
+    name = value.strip()
+    if not 1 <= len(name) <= 100:
+        raise argparse.ArgumentTypeError("must be 1 to 100 characters")
+    return name
+
+
+class Command(BaseCommand):
+    help = "Cook orders off the kitchen queues (SPEC §4). Stops cleanly on SIGTERM/SIGINT."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--worker-name", type=worker_name, required=True)
+        parser.add_argument("--order-types", type=order_types, default=None, help="comma-separated; all if omitted")
+        parser.add_argument("--prefetch", type=positive_int, default=1)
+        parser.add_argument("--heartbeat-interval", type=positive_int, default=30, help="seconds between DB heartbeats")
+        parser.add_argument(
+            "--amqp-heartbeat", type=positive_int, default=10, help="AMQP heartbeat seconds (shorter than a cook)"
+        )
+
+    def handle(self, *args, worker_name, order_types, prefetch, heartbeat_interval, amqp_heartbeat, **options):
+        app_logging.default_service = "kitchen-worker"
+        stop = StopFlag().install()
+        config = WorkerConfig(
+            name=worker_name,
+            order_types=order_types or broker.ORDER_TYPES,
+            prefetch=prefetch,
+            heartbeat_interval=heartbeat_interval,
+            amqp_heartbeat=amqp_heartbeat,
+            all_types=order_types is None,
+        )
+        worker = KitchenWorker(config, stop=stop)
+        backoff = Backoff()
+        while True:
+            try:
+                worker.register()
+                break
+            except WorkerAlreadyOnline as exc:
+                log.error("worker_registration_failed", str(exc), details={"worker_name": worker_name})
+                sys.exit(1)
+            except (OperationalError, InterfaceError) as exc:
+                connection.close()
+                delay = backoff.next_delay()
+                log.error("database_unavailable", f"Cannot register, retrying in {delay:.1f}s", exc_info=exc)
+                sleep_unless_stopped(stop, delay)
+                if stop.is_set:
+                    sys.exit(0)
+        try:
+            code = worker.run()
+        except TopologyMismatch as exc:
+            log.error("topology_mismatch", f"RabbitMQ topology clashes with ours: {exc}")
+            worker.shutdown()
+            sys.exit(1)
+        sys.exit(code)
