@@ -1,6 +1,6 @@
 import os
-import signal
 import re
+import signal
 from collections.abc import Iterator
 
 import pytest
