@@ -26,6 +26,7 @@ services:
 migrate: venv .env services
 	$(BIN)/python manage.py ensure_database
 	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py createcachetable
 
 ## run: set up everything and start web (on $PORT), relay, workers and subscriber (Procfile)
 run: migrate

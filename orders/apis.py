@@ -10,6 +10,8 @@ from restaurant.api import read_json_object
 class OrderCreateApi(APIView):
     """POST /orders (SPEC §3). Bad input raises ApplicationError, rendered by restaurant.api."""
 
+    throttle_scope = "orders"
+
     def post(self, request):
         data = validate_order(read_json_object(request))
         order = order_create(data=data)

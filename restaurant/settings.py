@@ -144,7 +144,16 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "restaurant.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": False,
+    # Per-client-IP limits (SPEC §2); a view names its scope. None ("off") lets everything through.
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"orders": ORDERS_RATE_LIMIT, "tracking": TRACKING_RATE_LIMIT},
+    # The client is REMOTE_ADDR: an X-Forwarded-For header from the client itself is not trusted.
+    "NUM_PROXIES": 0,
 }
+
+# Throttle counters are shared by every web process, so they live in PostgreSQL
+# (`manage.py createcachetable`, run by `make run`; tests create it with the test database).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}}
 
 LOGGING = {
     "version": 1,

@@ -5,7 +5,9 @@ from restaurant import health
 
 urlpatterns = [
     path("", include("orders.urls")),
+    path("", include("tracking.urls")),
     path("api/", include("orders.urls")),
+    path("api/", include("tracking.urls")),
     path("health", health.health, name="health"),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
