@@ -7,8 +7,15 @@ the end), so neither the dev database nor a test run is touched. It starts the w
 concurrency, waits after each load phase until the relay has published every order, and reads the
 outbox wait (published_at - created_at) of that phase's rows from the database.
 
+Then the pipeline phase: for each number of kitchen workers (--workers-list), again a fresh database
+and vhost, the same web server and relay plus that many `manage.py run_kitchen_worker` with
+COOKING_TIME_SCALE=0; one load phase at --pipeline-concurrency, a wait until every order is `ready`,
+and from the status log: orders ready per second (first `received` to last `ready`) and the time
+from `received` (the 201) to `cooking`.
+
     .venv/bin/python scripts/bench.py                          # the recommended setup, 15 s per phase
     .venv/bin/python scripts/bench.py --duration 3             # a quick run
+    .venv/bin/python scripts/bench.py --duration 3 --pipeline-only --workers-list 1,2,4 --prefetch-list 1,10
     .venv/bin/python scripts/bench.py --server daphne --conn-max-age 0
     .venv/bin/python scripts/bench.py --matrix                 # every setup of docs/benchmarks.md
 """
@@ -41,10 +48,9 @@ SERVERS = ("daphne", "gunicorn-sync", "gunicorn-uvicorn")
 # (server, workers, CONN_MAX_AGE, psycopg pool size or 0): what --matrix runs, as in docs/benchmarks.md.
 MATRIX = [
     ("daphne", 1, 0, 4),
-    ("gunicorn-sync", 2, 0, 4),
-    ("gunicorn-sync", 3, 0, 4),
-    ("gunicorn-sync", 4, 0, 4),
+    ("gunicorn-sync", 2, 60, 0),
     ("gunicorn-sync", 3, 60, 0),
+    ("gunicorn-sync", 4, 60, 0),
     ("gunicorn-uvicorn", 3, 0, 4),
 ]
 SAMPLE_ORDER = {
@@ -280,28 +286,58 @@ def phase(url: str, db: psycopg.Connection, relay: Process, web: Process, concur
     }
 
 
+def setup_label(server: str, workers: int, conn_max_age: int, pool: int) -> str:
+    return f"{server} -w {workers}, " + (f"pool {pool}" if pool else f"CONN_MAX_AGE={conn_max_age}")
+
+
+def print_heading(label: str) -> None:
+    print(f"\n## {label} (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})", flush=True)
+
+
+def start_stack(
+    server: str, workers: int, env: dict[str, str], args: argparse.Namespace, log_dir: Path, started: list[Process]
+) -> tuple[str, Process, Process]:
+    """Fresh database and vhost, relay + web up and answering one POST /orders with 201; the web's URL,
+    the relay and the web. What it starts is appended to `started`, for stop_stack."""
+    recreate_database()
+    recreate_vhost()
+    manage = [sys.executable, "manage.py", "migrate", "--no-input"]
+    subprocess.run(manage, cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
+    port = args.port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    started.append(relay := Process("relay", [sys.executable, "manage.py", "run_outbox_relay"], env, log_dir))
+    started.append(web := Process("web", server_command(server, workers, port), env, log_dir))
+    print(f"web: {' '.join(server_command(server, workers, port)).replace(str(BIN) + '/', '')}", flush=True)
+    wait_until_ready(url, web)
+    answer = requests.post(f"{url}/orders", json=SAMPLE_ORDER, timeout=10)
+    if answer.status_code != 201:
+        raise RuntimeError(f"POST /orders answered {answer.status_code}: {answer.text[:500]}")
+    return url, relay, web
+
+
+def stop_stack(started: list[Process], log_dir: Path, ok: bool, args: argparse.Namespace) -> None:
+    """Stops every process, deletes the vhost and drops the database (unless --keep)."""
+    for process in reversed(started):
+        process.stop()
+    if not args.keep:
+        rabbitmqctl("delete_vhost", NAME, check=False)
+        drop_database()
+    if ok and not args.keep:
+        shutil.rmtree(log_dir, ignore_errors=True)
+    else:
+        print(f"logs kept in {log_dir}", file=sys.stderr)
+
+
 def run_setup(server: str, workers: int, conn_max_age: int, pool: int, args: argparse.Namespace) -> list[dict]:
     """Fresh database and vhost, web + relay up, one load phase per concurrency; always cleans up."""
-    label = f"{server} -w {workers}, " + (f"pool {pool}" if pool else f"CONN_MAX_AGE={conn_max_age}")
-    print(f"\n## {label} (load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})", flush=True)
+    label = setup_label(server, workers, conn_max_age, pool)
+    print_heading(label)
     log_dir = Path(tempfile.mkdtemp(prefix="restaurant-bench-"))
     env = service_env(log_level=args.log_level, conn_max_age=conn_max_age, pool=pool)
     started: list[Process] = []
     ok = False
     try:
-        recreate_database()
-        recreate_vhost()
-        manage = [sys.executable, "manage.py", "migrate", "--no-input"]
-        subprocess.run(manage, cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
-        port = args.port or free_port()
-        url = f"http://127.0.0.1:{port}"
-        started.append(relay := Process("relay", [sys.executable, "manage.py", "run_outbox_relay"], env, log_dir))
-        started.append(web := Process("web", server_command(server, workers, port), env, log_dir))
-        print(f"web: {' '.join(server_command(server, workers, port)).replace(str(BIN) + '/', '')}", flush=True)
-        wait_until_ready(url, web)
-        answer = requests.post(f"{url}/orders", json=SAMPLE_ORDER, timeout=10)
-        if answer.status_code != 201:
-            raise RuntimeError(f"POST /orders answered {answer.status_code}: {answer.text[:500]}")
+        url, relay, web = start_stack(server, workers, env, args, log_dir, started)
         with psycopg.connect(dbname=NAME, autocommit=True) as db:
             run_wrk(url, min(10, max(args.concurrency)), min(2, args.duration))  # warm-up, not reported
             wait_for_drain(db, relay)
@@ -315,15 +351,113 @@ def run_setup(server: str, workers: int, conn_max_age: int, pool: int, args: arg
         ok = True
         return results
     finally:
-        for process in reversed(started):
-            process.stop()
-        if not args.keep:
-            rabbitmqctl("delete_vhost", NAME, check=False)
-            drop_database()
-        if ok and not args.keep:
-            shutil.rmtree(log_dir, ignore_errors=True)
-        else:
-            print(f"logs kept in {log_dir}", file=sys.stderr)
+        stop_stack(started, log_dir, ok, args)
+
+
+# --- the pipeline: POST /orders to `ready`, through the relay and N kitchen workers -----------
+
+
+def wait_for_log(process: Process, action: str, timeout: float = 60.0) -> None:
+    """Until `process` has logged `action` (a JSON log line's "action")."""
+    deadline = time.monotonic() + timeout
+    while f'"{action}"' not in process.log_path.read_text():
+        process.check_alive()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{process.name} did not log {action} within {timeout:.0f}s, see {process.log_path}")
+        time.sleep(0.1)
+
+
+def not_ready(db: psycopg.Connection, after_id: int) -> int:
+    return db.execute("SELECT count(*) FROM orders WHERE id > %s AND status <> 'ready'", [after_id]).fetchone()[0]
+
+
+def wait_for_kitchen(db: psycopg.Connection, started: list[Process], after_id: int, timeout: float) -> float:
+    """Seconds until every order after `after_id` is ready, or `timeout` (pipeline_figures counts the rest)."""
+    began = time.monotonic()
+    while not_ready(db, after_id) and time.monotonic() - began < timeout:
+        for process in started:
+            process.check_alive()
+        time.sleep(0.1)
+    return time.monotonic() - began
+
+
+def pipeline_figures(db: psycopg.Connection, after_id: int) -> dict:
+    """From the status log of the orders after `after_id`: how many became ready, over how long (first
+    `received` to last `ready`), and p50/p95/max of `cooking` - `received` (ms)."""
+    orders, ready, span, p50, p95, worst = db.execute(
+        """
+        SELECT count(*), count(ready.changed_at),
+               extract(epoch FROM max(ready.changed_at) - min(received.changed_at)),
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY wait),
+               percentile_cont(0.95) WITHIN GROUP (ORDER BY wait),
+               max(wait)
+        FROM orders
+        JOIN order_status_log received ON received.order_id = orders.id AND received.status = 'received'
+        LEFT JOIN order_status_log cooking ON cooking.order_id = orders.id AND cooking.status = 'cooking'
+        LEFT JOIN order_status_log ready ON ready.order_id = orders.id AND ready.status = 'ready'
+        CROSS JOIN LATERAL (SELECT extract(epoch FROM cooking.changed_at - received.changed_at) * 1000 AS wait) AS w
+        WHERE orders.id > %s
+        """,
+        [after_id],
+    ).fetchone()
+    return {
+        "orders": orders,
+        "ready": ready,
+        "not_ready": orders - ready,
+        "span_s": float(span or 0),
+        "pipeline_per_s": ready / float(span) if span else 0.0,
+        "cooking_p50_ms": float(p50 or 0),
+        "cooking_p95_ms": float(p95 or 0),
+        "cooking_max_ms": float(worst or 0),
+    }
+
+
+def run_pipeline(kitchen_workers: int, prefetch: int, args: argparse.Namespace) -> dict:
+    """Fresh database and vhost; web + relay + `kitchen_workers` workers cooking in no time; one load
+    phase, then the wait until every order is ready; always cleans up."""
+    web_label = setup_label(args.server, args.workers, args.conn_max_age, args.db_pool)
+    label = f"{kitchen_workers} × run_kitchen_worker --prefetch={prefetch}"
+    print_heading(f"pipeline: {label}; {web_label}")
+    log_dir = Path(tempfile.mkdtemp(prefix="restaurant-bench-"))
+    env = service_env(log_level=args.log_level, conn_max_age=args.conn_max_age, pool=args.db_pool)
+    env["COOKING_TIME_SCALE"] = "0"
+    started: list[Process] = []
+    ok = False
+    try:
+        url, _, _ = start_stack(args.server, args.workers, env, args, log_dir, started)
+        for i in range(1, kitchen_workers + 1):
+            command = ["run_kitchen_worker", f"--worker-name=bench_chef_{i}", f"--prefetch={prefetch}"]
+            started.append(Process(f"bench_chef_{i}", [sys.executable, "manage.py", *command], env, log_dir))
+        for worker in started[2:]:
+            wait_for_log(worker, "broker_connected")
+        concurrency = args.pipeline_concurrency
+        timeout = 60 + 10 * args.duration  # for the kitchen to catch up once the load stops
+        with psycopg.connect(dbname=NAME, autocommit=True) as db:
+            run_wrk(url, concurrency, min(2, args.duration))  # warm-up, not reported
+            wait_for_kitchen(db, started, 0, timeout)
+            after_id = db.execute("SELECT coalesce(max(id), 0) FROM orders").fetchone()[0]
+            kitchen_cpu = sum(cpu_seconds(worker.proc.pid) for worker in started[2:])
+            load = run_wrk(url, concurrency, args.duration)
+            backlog = not_ready(db, after_id)
+            drain = wait_for_kitchen(db, started, after_id, timeout)
+            kitchen_cpu = sum(cpu_seconds(worker.proc.pid) for worker in started[2:]) - kitchen_cpu
+            ok_answers = load["requests"] - load["non_2xx"]
+            result = {
+                "kitchen_workers": kitchen_workers,
+                "prefetch": prefetch,
+                "concurrency": concurrency,
+                "intake_per_s": ok_answers / (load["duration_us"] / 1e6),
+                "non_2xx": load["non_2xx"],
+                "backlog": backlog,
+                "drain_s": drain,
+                **pipeline_figures(db, after_id),
+            }
+            result["kitchen_cpu_ms"] = 1000 * kitchen_cpu / max(result["ready"], 1)
+        print(pipeline_row(result), flush=True)
+        ok = result["not_ready"] == 0
+        return result
+    finally:
+        stop_stack(started, log_dir, ok, args)
 
 
 # --- output ------------------------------------------------------------------------------------
@@ -354,6 +488,31 @@ def row(r: dict) -> str:
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 
+PIPELINE_HEADER = (
+    "| kitchen workers | prefetch | c | intake orders/s | non-2xx | pipeline orders/s | 201 → cooking p50 / p95 ms "
+    "| kitchen CPU ms/order | orders | not ready | not ready at stop | wait for ready s |\n"
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def pipeline_row(r: dict) -> str:
+    cells = [
+        r["kitchen_workers"],
+        r["prefetch"],
+        r["concurrency"],
+        f"{r['intake_per_s']:.0f}",
+        r["non_2xx"],
+        f"{r['pipeline_per_s']:.1f}",
+        f"{r['cooking_p50_ms']:.0f} / {r['cooking_p95_ms']:.0f}",
+        f"{r['kitchen_cpu_ms']:.1f}",
+        r["orders"],
+        r["not_ready"] if r["not_ready"] == 0 else f"**{r['not_ready']}**",
+        r["backlog"],
+        f"{r['drain_s']:.1f}",
+    ]
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
 def first_line(args: list[str]) -> str:
     try:
         result = subprocess.run(args, capture_output=True, text=True, timeout=60)
@@ -376,18 +535,27 @@ def machine() -> str:
     )
 
 
+def int_list(value: str) -> list[int]:
+    return [int(item) for item in value.split(",")]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", choices=SERVERS, default="gunicorn-sync")
     parser.add_argument("--workers", type=int, default=3, help="server processes (daphne: always 1)")
-    parser.add_argument("--conn-max-age", type=int, default=0, help="CONN_MAX_AGE when --db-pool is 0")
-    parser.add_argument("--db-pool", type=int, default=4, help="DATABASE_POOL_SIZE per process (0: CONN_MAX_AGE)")
+    parser.add_argument("--conn-max-age", type=int, default=60, help="CONN_MAX_AGE when --db-pool is 0")
+    parser.add_argument("--db-pool", type=int, default=0, help="DATABASE_POOL_SIZE per process (0: CONN_MAX_AGE)")
     parser.add_argument("--duration", type=int, default=15, help="seconds of load per concurrency")
-    parser.add_argument("--concurrency", type=lambda s: [int(c) for c in s.split(",")], default=[1, 10, 50])
+    parser.add_argument("--concurrency", type=int_list, default=[1, 10, 50])
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument("--port", type=int, default=0, help="web port (default: a free one)")
     parser.add_argument("--matrix", action="store_true", help="run every setup of docs/benchmarks.md in turn")
     parser.add_argument("--keep", action="store_true", help="keep the database, the vhost and the logs")
+    parser.add_argument("--pipeline-only", action="store_true", help="skip the intake phases")
+    parser.add_argument("--no-pipeline", action="store_true", help="skip the pipeline phase")
+    parser.add_argument("--workers-list", type=int_list, default=[1, 2, 4], help="kitchen workers, pipeline phase")
+    parser.add_argument("--prefetch-list", type=int_list, default=[1], help="worker --prefetch, pipeline phase")
+    parser.add_argument("--pipeline-concurrency", type=int, default=10, help="wrk connections, pipeline phase")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install -y wrk (make bench installs it)", file=sys.stderr)
@@ -405,11 +573,23 @@ def main() -> int:
     print(f"code: {first_line(['git', '-C', str(REPO), 'describe', '--always', '--dirty'])}")
     print(f"load: wrk, {args.duration} s per phase, connections = c, threads = min(2, c); LOG_LEVEL={args.log_level}")
     results = []
-    for server, workers, conn_max_age, pool in setups:
-        results += run_setup(server, workers, conn_max_age, pool, args)
-    print(f"\n{HEADER}")
-    for result in results:
-        print(row(result))
+    if not args.pipeline_only:
+        for server, workers, conn_max_age, pool in setups:
+            results += run_setup(server, workers, conn_max_age, pool, args)
+    pipeline = []
+    if not args.no_pipeline:
+        for prefetch in args.prefetch_list:
+            for kitchen_workers in args.workers_list:
+                pipeline.append(run_pipeline(kitchen_workers, prefetch, args))
+    if results:
+        print(f"\n{HEADER}")
+        for result in results:
+            print(row(result))
+    if pipeline:
+        print(f"\npipeline: COOKING_TIME_SCALE=0, wrk -c {args.pipeline_concurrency}, {args.duration} s of load")
+        print(PIPELINE_HEADER)
+        for result in pipeline:
+            print(pipeline_row(result))
     return 0
 
 
