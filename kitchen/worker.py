@@ -94,7 +94,6 @@ class KitchenWorker:
         self.consumer_cancelled = False
         self.failures: dict[str, int] = {}
         self.next_heartbeat = 0.0
-        self.exit_code = 0
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -136,7 +135,7 @@ class KitchenWorker:
                 )
                 self.idle(delay, interruptible=True)
         self.shutdown()
-        return self.exit_code
+        return 0
 
     def connect(self) -> None:
         if self.amqp is not None and self.amqp.is_open:
@@ -276,7 +275,9 @@ class KitchenWorker:
             connection.close()
             self.retry_later(delivery, number, exc, counts=False)
             return
-        except DatabaseError as exc:
+        except (TakenOver, BrokerLost, AMQPError, OSError):
+            raise  # the worker's own trouble, not the order's: handled by run()
+        except Exception as exc:  # a DataError, an IntegrityError, a bug: counts towards dead-lettering
             connection.close()
             self.retry_later(delivery, number, exc, counts=True)
             return
