@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 import pika
-from pika.exceptions import AMQPError, ChannelClosedByBroker
+from pika.exceptions import AMQPError
 
 from restaurant import broker
 from restaurant.broker import TopologyMismatch
@@ -145,17 +145,13 @@ class NotificationSubscriber:
     def declare(self) -> None:
         """The fanout exchange (as SPEC §5 declares it) and our queue bound to it. Only what a
         subscriber needs: a kitchen queue declared otherwise is no reason to stop notifications."""
-        try:
-            self.channel.exchange_declare(broker.NOTIFICATIONS_EXCHANGE, exchange_type="fanout", durable=True)
+        with broker.topology_checked():
+            broker.declare_notifications_exchange(self.channel)
             if self.name:
                 self.channel.queue_declare(self.queue, durable=True)
             else:
                 self.channel.queue_declare(self.queue, exclusive=True, auto_delete=True)
             self.channel.queue_bind(self.queue, broker.NOTIFICATIONS_EXCHANGE)
-        except ChannelClosedByBroker as exc:
-            if exc.reply_code == 406:  # PRECONDITION_FAILED: declared elsewhere with other arguments
-                raise TopologyMismatch(exc.reply_text) from exc
-            raise
 
     def _on_delivery(self, channel, method, properties, body) -> None:
         self.pending.append(Delivery(method, properties, body))

@@ -1,6 +1,7 @@
 """RabbitMQ: the topology of SPEC §5 and how to connect to it (pika, one connection per thread)."""
 
 import json
+from contextlib import contextmanager
 from typing import Any
 
 import pika
@@ -52,27 +53,35 @@ class TopologyMismatch(Exception):
     """The broker holds a queue or exchange declared with other arguments: an operator must act."""
 
 
+@contextmanager
+def topology_checked():
+    """Turn the broker's PRECONDITION_FAILED (a queue or exchange declared elsewhere with other
+    arguments) into TopologyMismatch, which our commands report and exit 1 on."""
+    try:
+        yield
+    except ChannelClosedByBroker as exc:
+        if exc.reply_code == 406:
+            raise TopologyMismatch(exc.reply_text) from exc
+        raise
+
+
+def declare_notifications_exchange(channel) -> None:
+    channel.exchange_declare(NOTIFICATIONS_EXCHANGE, exchange_type="fanout", durable=True)
+
+
 def declare_topology(channel) -> None:
     """Declare every exchange and queue of SPEC §5, so no message is unroutable for lack of a queue.
 
     Arguments that clash with an existing queue or exchange raise TopologyMismatch.
     """
-    try:
-        _declare(channel)
-    except ChannelClosedByBroker as exc:
-        if exc.reply_code == 406:  # PRECONDITION_FAILED
-            raise TopologyMismatch(exc.reply_text) from exc
-        raise
-
-
-def _declare(channel) -> None:
-    channel.exchange_declare(ORDERS_EXCHANGE, exchange_type="topic", durable=True)
-    channel.exchange_declare(NOTIFICATIONS_EXCHANGE, exchange_type="fanout", durable=True)
-    channel.queue_declare(DEAD_LETTER_QUEUE, durable=True)
-    for order_type in ORDER_TYPES:
-        queue = kitchen_queue(order_type)
-        channel.queue_declare(queue, durable=True, arguments=kitchen_queue_arguments())
-        channel.queue_bind(queue, ORDERS_EXCHANGE, routing_key=f"kitchen.{order_type}.*")
+    with topology_checked():
+        channel.exchange_declare(ORDERS_EXCHANGE, exchange_type="topic", durable=True)
+        declare_notifications_exchange(channel)
+        channel.queue_declare(DEAD_LETTER_QUEUE, durable=True)
+        for order_type in ORDER_TYPES:
+            queue = kitchen_queue(order_type)
+            channel.queue_declare(queue, durable=True, arguments=kitchen_queue_arguments())
+            channel.queue_bind(queue, ORDERS_EXCHANGE, routing_key=f"kitchen.{order_type}.*")
 
 
 def dumps(body: dict[str, Any]) -> str:
