@@ -2,6 +2,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from orders.openapi import order_create_schema
 from orders.services import order_create
 from orders.validation import validate_order
 from restaurant.api import read_json_object
@@ -12,6 +13,7 @@ class OrderCreateApi(APIView):
 
     throttle_scope = "orders"
 
+    @order_create_schema
     def post(self, request):
         data = validate_order(read_json_object(request))
         order = order_create(data=data)

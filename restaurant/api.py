@@ -4,6 +4,7 @@ Every error body is `{"code": "...", "errors": {"<field or detail>": ["message",
 """
 
 import json
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -126,7 +127,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if not isinstance(exc, exceptions.APIException):
         return None
     if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
+        headers["Retry-After"] = str(math.ceil(exc.wait))  # never 0: that would invite an instant retry
     detail = exc.detail
     errors = detail if isinstance(detail, dict) else {"detail": detail if isinstance(detail, list) else [detail]}
     return Response(error_body(exc.default_code, errors), status=exc.status_code, headers=headers)

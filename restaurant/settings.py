@@ -56,13 +56,15 @@ OUTBOX_POLL_INTERVAL = _read("OUTBOX_POLL_INTERVAL", env.float, default=5.0)
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "restaurant.apps.RestaurantAdminConfig",  # django.contrib.admin with our site (restaurant/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, so /api/docs/ works without a CDN
     "channels",
     "restaurant",
     "orders",
@@ -74,6 +76,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "restaurant.middleware.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (admin, Swagger UI) straight from the apps, in every process, with no CDN.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -85,6 +89,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "restaurant.urls"
 WSGI_APPLICATION = "restaurant.wsgi.application"
 ASGI_APPLICATION = "restaurant.asgi.application"
+# Each display process relays RabbitMQ's status updates to its own WebSocket clients
+# (notifications/bridge.py): a layer in memory is all it needs, no Redis.
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 APPEND_SLASH = False
 
 TEMPLATES = [
@@ -131,6 +138,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True  # serve from the installed apps: no collectstatic step to forget
 
 # Bodies above 64 KiB are refused with 413 (SPEC §3).
 MAX_ORDER_BODY_BYTES = 64 * 1024
@@ -149,6 +157,32 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"orders": ORDERS_RATE_LIMIT, "tracking": TRACKING_RATE_LIMIT},
     # The client is REMOTE_ADDR: an X-Forwarded-For header from the client itself is not trusted.
     "NUM_PROXIES": 0,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/ (restaurant/openapi.py holds the shared parts).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Restaurant order system",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "Order intake, order tracking and health of the restaurant order system. "
+        'Every error is answered as `{"code": "...", "errors": {"<field or detail>": ["message", ...]}}`. '
+        "Limits per client IP: `ORDERS_RATE_LIMIT` on `POST /orders`, `TRACKING_RATE_LIMIT` on the tracking "
+        "endpoints; over the limit the answer is `429` with `Retry-After`."
+    ),
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "OrderTypeEnum": "orders.models.OrderType",
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "WorkerStatusEnum": "kitchen.models.WorkerStatus",
+    },
+    # The health endpoints are plain Django views, which drf-spectacular does not see.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "restaurant.openapi.add_health_paths",
+    ],
 }
 
 # Throttle counters are shared by every web process, so they live in PostgreSQL

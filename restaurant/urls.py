@@ -1,13 +1,17 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from restaurant import health
 
 urlpatterns = [
     path("", include("orders.urls")),
     path("", include("tracking.urls")),
+    path("", include("kitchen.urls")),  # the kitchen display and /track/ (served by the display process)
     path("api/", include("orders.urls")),
     path("api/", include("tracking.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("health", health.health, name="health"),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),

@@ -1,11 +1,29 @@
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kitchen.models import WorkerStatus
+from orders.models import OrderStatus
 from restaurant.logging import service_logger
+from restaurant.openapi import DATABASE_DOWN, THROTTLED, error_response, retry_after_header
 from tracking import selectors
 
 log = service_logger("tracking-service")
+
+ORDER_NUMBER = OpenApiParameter(
+    "number", str, OpenApiParameter.PATH, description="The order number, e.g. `ORD_20241216_001`"
+)
+ORDER_NOT_FOUND = error_response("No such order.", "not_found", {"order_number": ["no order ORD_20241216_999"]})
+# Every tracking endpoint may also be throttled, or find the database down.
+COMMON_RESPONSES = {429: THROTTLED, 503: DATABASE_DOWN}
+COMMON_PARAMETERS = [retry_after_header(429, 503)]
 
 
 class TrackingApi(APIView):
@@ -19,13 +37,39 @@ class TrackingApi(APIView):
 class OrderStatusApi(TrackingApi):
     """GET /orders/{number}/status"""
 
+    @extend_schema_serializer(component_name="OrderStatus")
     class OutputSerializer(serializers.Serializer):
         order_number = serializers.CharField(source="number")
-        current_status = serializers.CharField(source="status")
+        current_status = serializers.ChoiceField(source="status", choices=OrderStatus.choices)
         updated_at = serializers.DateTimeField()
         estimated_completion = serializers.DateTimeField(allow_null=True)
-        processed_by = serializers.CharField(allow_null=True)
+        processed_by = serializers.CharField(allow_null=True, help_text="the worker that took the order")
 
+    @extend_schema(
+        summary="An order's current status",
+        tags=["tracking"],
+        parameters=[ORDER_NUMBER, *COMMON_PARAMETERS],
+        responses={
+            200: OpenApiResponse(
+                OutputSerializer,
+                description="Timestamps are ISO 8601 UTC.",
+                examples=[
+                    OpenApiExample(
+                        "cooking",
+                        value={
+                            "order_number": "ORD_20241216_001",
+                            "current_status": "cooking",
+                            "updated_at": "2024-12-16T10:32:00.123456Z",
+                            "estimated_completion": "2024-12-16T10:32:10.123456Z",
+                            "processed_by": "chef_mario",
+                        },
+                    )
+                ],
+            ),
+            404: ORDER_NOT_FOUND,
+            **COMMON_RESPONSES,
+        },
+    )
     def get(self, request, number: str):
         order = selectors.order_get(number=number)
         return Response(self.OutputSerializer(order).data)
@@ -34,11 +78,44 @@ class OrderStatusApi(TrackingApi):
 class OrderHistoryApi(TrackingApi):
     """GET /orders/{number}/history, oldest first"""
 
+    @extend_schema_serializer(component_name="OrderHistoryEntry")
     class OutputSerializer(serializers.Serializer):
-        status = serializers.CharField()
+        status = serializers.ChoiceField(choices=OrderStatus.choices)
         timestamp = serializers.DateTimeField(source="changed_at")
-        changed_by = serializers.CharField()
+        changed_by = serializers.CharField(help_text="`order-service`, a worker's name, or a staff user")
 
+    @extend_schema(
+        summary="An order's status changes, oldest first",
+        tags=["tracking"],
+        parameters=[ORDER_NUMBER, *COMMON_PARAMETERS],
+        responses={
+            200: OpenApiResponse(
+                OutputSerializer(many=True),
+                description="Timestamps are ISO 8601 UTC.",
+                examples=[
+                    # drf-spectacular shows each example as one entry of the list.
+                    OpenApiExample(
+                        "received",
+                        value={
+                            "status": "received",
+                            "timestamp": "2024-12-16T10:30:00.000000Z",
+                            "changed_by": "order-service",
+                        },
+                    ),
+                    OpenApiExample(
+                        "cooking",
+                        value={
+                            "status": "cooking",
+                            "timestamp": "2024-12-16T10:30:01.000000Z",
+                            "changed_by": "chef_mario",
+                        },
+                    ),
+                ],
+            ),
+            404: ORDER_NOT_FOUND,
+            **COMMON_RESPONSES,
+        },
+    )
     def get(self, request, number: str):
         history = selectors.order_history(number=number)
         return Response(self.OutputSerializer(history, many=True).data)
@@ -47,11 +124,46 @@ class OrderHistoryApi(TrackingApi):
 class WorkerStatusApi(TrackingApi):
     """GET /workers/status"""
 
+    @extend_schema_serializer(component_name="WorkerStatus")
     class OutputSerializer(serializers.Serializer):
         worker_name = serializers.CharField()
-        status = serializers.CharField()
-        orders_processed = serializers.IntegerField()
+        status = serializers.ChoiceField(
+            choices=WorkerStatus.choices, help_text="`offline` too when silent for over 2 × its heartbeat interval"
+        )
+        orders_processed = serializers.IntegerField(min_value=0)
         last_seen = serializers.DateTimeField()
 
+    @extend_schema(
+        summary="Every kitchen worker, with the status an operator should believe",
+        tags=["tracking"],
+        parameters=COMMON_PARAMETERS,
+        responses={
+            200: OpenApiResponse(
+                OutputSerializer(many=True),
+                description="Timestamps are ISO 8601 UTC.",
+                examples=[
+                    OpenApiExample(
+                        "online",
+                        value={
+                            "worker_name": "chef_mario",
+                            "status": "online",
+                            "orders_processed": 31,
+                            "last_seen": "2024-12-16T10:31:55.000000Z",
+                        },
+                    ),
+                    OpenApiExample(
+                        "offline",
+                        value={
+                            "worker_name": "chef_luigi",
+                            "status": "offline",
+                            "orders_processed": 12,
+                            "last_seen": "2024-12-16T09:58:30.000000Z",
+                        },
+                    ),
+                ],
+            ),
+            **COMMON_RESPONSES,
+        },
+    )
     def get(self, request):
         return Response(self.OutputSerializer(selectors.worker_list(), many=True).data)

@@ -10,7 +10,8 @@ from orders.services import OrderNotFound
 
 
 def order_get(*, number: str) -> Order:
-    order = Order.objects.filter(number=number).first()
+    # PostgreSQL text cannot hold NUL: such a number (from a URL's %00) names no order, not a 500.
+    order = None if "\x00" in number else Order.objects.filter(number=number).first()
     if order is None:
         raise OrderNotFound(number)
     return order
