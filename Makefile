@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: run test lint format bench migrate services venv
+.PHONY: run test lint format bench migrate services venv demo-staff
 
 venv: $(VENV)/.installed
 
@@ -28,8 +28,12 @@ migrate: venv .env services
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py createcachetable
 
+## demo-staff: a Manager account for /admin/ (login printed once, when it is created; never reset)
+demo-staff: migrate
+	$(BIN)/python manage.py create_demo_staff --force
+
 ## run: set up everything and start web (on $PORT), relay, workers and subscriber (Procfile)
-run: migrate
+run: migrate demo-staff
 	$(BIN)/honcho start -f Procfile -p $(PORT)
 
 ## test: set up and run the test suite against the real PostgreSQL and RabbitMQ

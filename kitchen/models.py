@@ -21,6 +21,8 @@ class Worker(models.Model):
 
     class Meta:
         db_table = "workers"
+        # Dead letters live in RabbitMQ, not in a table: the permission to act on them hangs here.
+        permissions = [("manage_dead_letters", "Can list, replay and discard dead letters")]
 
     def __str__(self) -> str:
         return self.name

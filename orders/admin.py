@@ -1,0 +1,169 @@
+"""The back office for orders (SPEC §7). Read-only but for two actions and the staff order entry,
+each a call of the service that the API and the kitchen use too (orders/services.py)."""
+
+from collections.abc import Callable
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from orders.forms import ItemRowFormSet, StaffOrderForm, attach_errors, order_data
+from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
+from orders.services import OrderNotFound, TransitionNotAllowed, order_cancel, order_create, order_mark_completed
+from orders.validation import OrderInvalid, validate_order
+
+ORDER_FIELDS = [
+    "number",
+    "status",
+    "customer_name",
+    "order_type",
+    "table_number",
+    "delivery_address",
+    "total_amount",
+    "priority",
+    "processed_by",
+    "estimated_completion",
+    "completed_at",
+    "created_at",
+    "updated_at",
+]
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows the system writes along with the order: shown, never edited here."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OrderItemInline(ReadOnlyInline):
+    model = OrderItem
+    fields = readonly_fields = ["name", "quantity", "price"]
+
+
+class OrderStatusLogInline(ReadOnlyInline):
+    model = OrderStatusLog
+    verbose_name = "status change"
+    verbose_name_plural = "status history"
+    fields = readonly_fields = ["status", "changed_by", "changed_at", "notes"]
+    ordering = ["changed_at", "id"]
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = [
+        "number",
+        "customer_name",
+        "order_type",
+        "status",
+        "priority",
+        "total_amount",
+        "processed_by",
+        "created_at",
+    ]
+    list_filter = ["status", "order_type", "priority", "created_at", "processed_by"]
+    date_hierarchy = "created_at"
+    search_fields = ["number", "customer_name"]
+    ordering = ["-created_at", "-id"]
+    fields = readonly_fields = ORDER_FIELDS
+    inlines = [OrderItemInline, OrderStatusLogInline]
+    actions = ["mark_completed", "cancel"]
+    # Orders only grow: no COUNT(*) of the whole table on every page.
+    show_full_result_count = False
+
+    # --- what staff may do ---------------------------------------------------------------------
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # status changes only through the actions; the rest is the customer's order
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # an order's history is kept
+
+    def has_complete_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("orders.complete_order")
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("orders.cancel_order")
+
+    # --- actions -------------------------------------------------------------------------------
+
+    @admin.action(description="Mark completed", permissions=["complete"])
+    def mark_completed(self, request: HttpRequest, queryset) -> None:
+        self._transition(
+            request,
+            queryset,
+            OrderStatus.COMPLETED,
+            lambda number, by: order_mark_completed(number=number, changed_by=by),
+        )
+
+    @admin.action(description="Cancel", permissions=["cancel"])
+    def cancel(self, request: HttpRequest, queryset) -> None:
+        self._transition(
+            request,
+            queryset,
+            OrderStatus.CANCELLED,
+            lambda number, by: order_cancel(number=number, changed_by=by, reason="cancelled in the back office"),
+        )
+
+    def _transition(self, request: HttpRequest, queryset, to: str, service: Callable[[str, str], Order]) -> None:
+        """One service call (one transaction) per order: a refusal leaves the others done."""
+        by = request.user.get_username()
+        done, already = [], []
+        for number, status in queryset.order_by("number").values_list("number", "status"):
+            try:
+                service(number, by)
+            except (TransitionNotAllowed, OrderNotFound) as exc:
+                reason = "; ".join(message for errors in exc.errors.values() for message in errors)
+                self.message_user(request, f"{number} not {to}: {reason}.", messages.ERROR)
+                continue
+            (already if status == to else done).append(number)
+        if done:
+            self.message_user(request, f"{to.capitalize()}: {', '.join(done)}.", messages.SUCCESS)
+        if already:
+            self.message_user(request, f"Already {to}: {', '.join(already)}.", messages.WARNING)
+
+    # --- staff order entry ---------------------------------------------------------------------
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None) -> HttpResponse:
+        """A phone or walk-in order: validate_order and order_create, as POST /orders does."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        errors: list[tuple[str, list[str]]] = []
+        if request.method == "POST":
+            form, items = StaffOrderForm(request.POST), ItemRowFormSet(request.POST, prefix="items")
+            if form.is_valid() and items.is_valid():
+                data, rows = order_data(form, items)
+                try:
+                    order = order_create(data=validate_order(data), changed_by=request.user.get_username())
+                except OrderInvalid as exc:
+                    errors = attach_errors(exc.errors, form, items, rows)
+                else:
+                    self.log_addition(request, order, [{"added": {}}])
+                    message = f"Order {order.number} received: total {order.total_amount}, priority {order.priority}."
+                    self.message_user(request, message, messages.SUCCESS)
+                    url = reverse("admin:orders_order_change", args=[order.pk], current_app=self.admin_site.name)
+                    return HttpResponseRedirect(url)
+        else:
+            form, items = StaffOrderForm(), ItemRowFormSet(prefix="items")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Take an order",
+            "subtitle": None,
+            "opts": self.opts,
+            "form": form,
+            "items": items,
+            "errors": errors,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/orders/order/staff_add.html", context)

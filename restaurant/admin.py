@@ -1,0 +1,52 @@
+from django.contrib import admin
+from django.db.models import Count, Min
+
+from restaurant.models import OutboxMessage
+
+
+class OutboxStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Pending"), ("published", "Published")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.filter(published_at__isnull=True)
+        if self.value() == "published":
+            return queryset.filter(published_at__isnull=False)
+        return queryset
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Read-only: rows are written with the changes they announce and published by run_outbox_relay."""
+
+    list_display = ["id", "exchange", "routing_key", "created_at", "published_at", "attempts", "last_error"]
+    list_filter = [OutboxStateFilter, "exchange"]
+    search_fields = ["=routing_key", "body"]
+    ordering = ["-id"]
+    readonly_fields = [field.name for field in OutboxMessage._meta.fields]
+    # The table grows with every order: no COUNT(*) of all of it on each page.
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        pending = OutboxMessage.objects.filter(published_at__isnull=True).aggregate(
+            count=Count("id"), oldest=Min("created_at")
+        )
+        extra_context = {
+            **(extra_context or {}),
+            "outbox_pending": pending["count"],
+            "outbox_oldest_pending": pending["oldest"],
+        }
+        return super().changelist_view(request, extra_context)
