@@ -43,6 +43,11 @@ class Order(models.Model):
             models.CheckConstraint(condition=models.Q(total_amount__gte=Decimal("0.01")), name="orders_total_positive"),
             models.CheckConstraint(condition=models.Q(priority__in=[1, 5, 10]), name="orders_priority_valid"),
         ]
+        # Staff acts beyond add/change/view/delete: each one goes through its service in orders/services.py.
+        permissions = [
+            ("cancel_order", "Can cancel an order"),
+            ("complete_order", "Can mark a ready order completed"),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -76,13 +81,20 @@ class OrderStatusLog(models.Model):
     changed_by = models.CharField(max_length=100)
     changed_at = models.DateTimeField(default=timezone.now)
     notes = models.TextField(blank=True, default="")
+    # Set on the `ready` and `completed` rows an order_recall undid: kept as history, no longer live.
+    superseded = models.BooleanField(default=False)
 
     class Meta:
         db_table = "order_status_log"
         ordering = ["changed_at", "id"]
         constraints = [
-            # Whatever crashes or redeliveries happen, an order logs each status once.
-            models.UniqueConstraint(fields=["order", "status"], name="order_status_log_once_per_status"),
+            # Whatever crashes or redeliveries happen, an order logs each status once (once again
+            # only after a recall from the kitchen display has superseded its ready/completed rows).
+            models.UniqueConstraint(
+                fields=["order", "status"],
+                condition=models.Q(superseded=False),
+                name="order_status_log_once_per_status",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,6 @@
 """Order writes (SPEC §3, §4). Every change of an order goes through a function here."""
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -166,3 +166,30 @@ def order_mark_completed(*, number: str, changed_by: str) -> Order:
     return _staff_transition(
         number=number, from_statuses=(OrderStatus.READY,), to=OrderStatus.COMPLETED, changed_by=changed_by
     )
+
+
+class RecallExpired(ApplicationError):
+    def __init__(self, number: str, within: timedelta) -> None:
+        message = f"order {number} was completed more than {int(within.total_seconds() // 60)} minutes ago"
+        super().__init__(code="recall_expired", errors={"order_number": [message]}, status_code=409)
+
+
+@transaction.atomic
+def order_recall(*, number: str, changed_by: str, within: timedelta = timedelta(minutes=5)) -> Order:
+    """Undo a bump: a completed order goes back to ready, within `within` of its completion.
+
+    Its `ready` and `completed` log rows stay as history, marked superseded, so the new `ready` row
+    (and the `completed` of the next bump) keep the one-live-row-per-status constraint.
+    """
+    order = lock_order(number)
+    if order.status == OrderStatus.READY:
+        return order  # asked twice (a double click): already done
+    if order.status != OrderStatus.COMPLETED:
+        raise TransitionNotAllowed(order, OrderStatus.READY)
+    live = order.status_log.filter(superseded=False, status__in=[OrderStatus.READY, OrderStatus.COMPLETED])
+    completed = live.filter(status=OrderStatus.COMPLETED).first()
+    if completed is None or completed.changed_at < timezone.now() - within:
+        raise RecallExpired(number, within)
+    live.update(superseded=True)
+    apply_transition(order, to=OrderStatus.READY, changed_by=changed_by, notes="recalled from completed")
+    return order

@@ -1,0 +1,98 @@
+"""WebSockets of the kitchen display (`/ws/kitchen/`, staff) and of order tracking (`/ws/orders/<number>/`).
+
+Updates reach them from notifications/bridge.py through the channel layer's groups; every message
+carries a `version` (an order_status_log id) so a client can drop a stale or repeated one.
+"""
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from kitchen.selectors import is_kitchen_staff, kitchen_snapshot, order_views
+from notifications.bridge import KITCHEN_GROUP, TRACK_GROUP, ensure_bridge, order_group
+from orders.services import order_mark_completed, order_recall
+from restaurant.api import ApplicationError
+
+FORBIDDEN = 4403
+NOT_FOUND = 4404
+ACTIONS = {"bump": order_mark_completed, "recall": order_recall}
+
+
+class KitchenConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        # Accepted, then closed: a refused handshake reaches a browser as 1006, this close code does.
+        await self.accept()
+        if not await database_sync_to_async(is_kitchen_staff)(user):
+            await self.close(code=FORBIDDEN)
+            return
+        self.username = user.get_username()
+        await ensure_bridge()
+        await self.channel_layer.group_add(KITCHEN_GROUP, self.channel_name)
+        await self.send_snapshot()
+
+    async def disconnect(self, code) -> None:
+        await self.channel_layer.group_discard(KITCHEN_GROUP, self.channel_name)
+
+    async def send_snapshot(self) -> None:
+        await self.send_json(await database_sync_to_async(kitchen_snapshot)())
+
+    async def receive_json(self, content, **kwargs) -> None:
+        action = content.get("action") if isinstance(content, dict) else None
+        if action == "ping":  # the page's heartbeat: silence for 5 s shows the connection as lost
+            await self.send_json({"type": "pong"})
+            return
+        number = content.get("order_number") if isinstance(content, dict) else None
+        if action not in ACTIONS or not isinstance(number, str) or not number:
+            await self.send_json(
+                {"type": "error", "code": "invalid", "errors": {"action": ["bump or recall an order"]}}
+            )
+            return
+        try:
+            await database_sync_to_async(ACTIONS[action])(number=number, changed_by=self.username)
+        except ApplicationError as exc:
+            await self.send_json(
+                {"type": "error", "action": action, "order_number": number, "code": exc.code, "errors": exc.errors}
+            )
+            return
+        await self.send_json({"type": "done", "action": action, "order_number": number})
+
+    async def order_update(self, event) -> None:
+        await self.send_json({"type": "order", "order": event["order"], "version": event["version"]})
+
+    async def resync(self, event) -> None:
+        await self.send_snapshot()
+
+
+class OrderConsumer(AsyncJsonWebsocketConsumer):
+    """One order's status for anyone holding its number: no name, address or items."""
+
+    async def connect(self) -> None:
+        self.number = self.scope["url_route"]["kwargs"]["number"]
+        await self.accept()
+        await ensure_bridge()
+        await self.channel_layer.group_add(order_group(self.number), self.channel_name)
+        await self.channel_layer.group_add(TRACK_GROUP, self.channel_name)
+        if not await self.send_status():
+            await self.close(code=NOT_FOUND)
+
+    async def disconnect(self, code) -> None:
+        await self.channel_layer.group_discard(order_group(self.number), self.channel_name)
+        await self.channel_layer.group_discard(TRACK_GROUP, self.channel_name)
+
+    async def send_status(self) -> bool:
+        views = await database_sync_to_async(order_views)(self.number)
+        if views is None:
+            return False
+        public = views[1]
+        await self.send_json({"type": "order", "order": public, "version": public["version"]})
+        return True
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if isinstance(content, dict) and content.get("action") == "ping":  # the page's heartbeat
+            await self.send_json({"type": "pong"})
+
+    async def order_update(self, event) -> None:
+        await self.send_json({"type": "order", "order": event["order"], "version": event["version"]})
+
+    async def resync(self, event) -> None:
+        await self.send_status()

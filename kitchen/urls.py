@@ -1,0 +1,8 @@
+from django.urls import path, re_path
+
+from kitchen import views
+
+urlpatterns = [
+    path("kitchen/", views.kitchen_display, name="kitchen-display"),
+    re_path(r"^track/(?P<number>[A-Za-z0-9_-]{1,32})/$", views.track_order, name="track-order"),
+]

@@ -1,0 +1,172 @@
+"""Live fan-out to browsers: every display (daphne) process relays `notifications_fanout` to the
+WebSocket clients it serves, through Channels' in-memory layer (no Redis: one process, one layer).
+
+The bridge is a notification subscriber (its own exclusive, auto-delete queue, capped back-off,
+reconnects) run on a thread of the display process, started by the first WebSocket client. Its queue
+is also bound to the order messages of `orders_topic`: a new order has no status update, yet the
+boards must show it at once. For each message it reads the order with the ORM and hands it to the
+event loop that serves the consumers: the in-memory layer belongs to that loop, so it is only ever
+called on it.
+"""
+
+import asyncio
+import json
+import os
+import re
+import threading
+import time
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.db import DatabaseError, connection
+
+from kitchen.selectors import order_views
+from notifications.subscriber import Delivery, MalformedMessage, NotificationSubscriber, parse_status_update
+from restaurant import broker
+from restaurant.broker import TopologyMismatch
+from restaurant.lifecycle import StopFlag
+from restaurant.logging import service_logger
+
+log = service_logger("notification-subscriber")
+
+KITCHEN_GROUP = "kitchen"  # every kitchen display: every update, as a full ticket
+TRACK_GROUP = "track"  # every public tracking page (told to reload after a broker outage)
+GROUP_SAFE = re.compile(r"[A-Za-z0-9_.-]{1,80}")
+
+
+def order_group(number: str) -> str:
+    return f"order.{number}"
+
+
+class DisplayBridge(NotificationSubscriber):
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(name=None, stop=StopFlag(), out=None)
+        self.loop = loop
+        self.layer = get_channel_layer()
+        self.connected = threading.Event()
+        self.connections = 0
+        self.thread = threading.Thread(target=self._run, name="display-bridge", daemon=True)
+
+    @property
+    def client_name(self) -> str:
+        return f"display-bridge:{os.getpid()}"
+
+    def start(self) -> "DisplayBridge":
+        self.thread.start()
+        return self
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.stop.set()
+        if self.thread.is_alive() and threading.current_thread() is not self.thread:
+            self.thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            self.run()
+        except TopologyMismatch as exc:
+            log.error("broker_topology_mismatch", f"Display bridge stopped: {exc}", exc_info=exc)
+        finally:
+            connection.close()
+
+    def connect(self) -> None:
+        if self.amqp is not None and self.amqp.is_open:
+            return
+        super().connect()
+        if self.connections:
+            # Updates published while we were away are lost to this queue: have every client
+            # take a fresh snapshot instead.
+            self.send(KITCHEN_GROUP, {"type": "resync"})
+            self.send(TRACK_GROUP, {"type": "resync"})
+        self.connections += 1
+        self.connected.set()
+
+    def disconnect(self) -> None:
+        self.connected.clear()
+        super().disconnect()
+
+    def declare(self) -> None:
+        """The subscriber's queue on the fanout, also bound to the order messages: a new order has
+        a `received` log row but no status update (SPEC §4), and the boards must show it at once."""
+        super().declare()
+        with broker.topology_checked():
+            self.channel.exchange_declare(broker.ORDERS_EXCHANGE, exchange_type="topic", durable=True)
+            self.channel.queue_bind(self.queue, broker.ORDERS_EXCHANGE, routing_key="kitchen.#")
+
+    def _handle(self, delivery: Delivery) -> None:
+        tag = delivery.method.delivery_tag
+        try:
+            if delivery.method.exchange == broker.ORDERS_EXCHANGE:
+                number = parse_order_number(delivery.body)
+            else:
+                number = parse_status_update(delivery.body)["order_number"]
+        except MalformedMessage:
+            self.channel.basic_reject(tag, requeue=False)  # the subscriber logs these; browsers ignore them
+            return
+        if not GROUP_SAFE.fullmatch(number):
+            self.channel.basic_reject(tag, requeue=False)
+            return
+        try:
+            views = order_views(number)
+        except DatabaseError as exc:
+            log.error("display_order_unreadable", f"Order {number} unreadable, retrying", exc_info=exc)
+            self.channel.basic_nack(tag, requeue=True)
+            self.amqp.sleep(1.0)  # not a hot loop while the database is down; heartbeats still served
+            return
+        finally:
+            connection.close()  # back to the pool (or closed): the thread holds none while it waits
+        if views is not None:
+            ticket, public = views
+            self.send(KITCHEN_GROUP, {"type": "order.update", "order": ticket, "version": ticket["version"]})
+            self.send(order_group(number), {"type": "order.update", "order": public, "version": public["version"]})
+        self.channel.basic_ack(tag)
+
+    def send(self, group: str, message: dict[str, Any]) -> None:
+        """group_send on the consumers' loop, from this thread."""
+        try:
+            future = asyncio.run_coroutine_threadsafe(self.layer.group_send(group, message), self.loop)
+            future.result(timeout=5)
+        except RuntimeError:  # the loop is closed: the server is gone, so is our job
+            self.stop.set()
+        except Exception as exc:
+            log.error("display_send_failed", f"Could not pass an update to {group}", exc_info=exc)
+
+
+def parse_order_number(body: bytes) -> str:
+    """The `order_number` of an order message (SPEC §5)."""
+    try:
+        message = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedMessage(f"body is not JSON: {exc}") from None
+    number = message.get("order_number") if isinstance(message, dict) else None
+    if not isinstance(number, str):
+        raise MalformedMessage(f"invalid order_number: {number!r}")
+    return number
+
+
+_bridge: DisplayBridge | None = None
+_bridge_lock = threading.Lock()
+
+
+async def ensure_bridge(*, wait: float = 3.0) -> DisplayBridge:
+    """The bridge of the running loop, started on first use; waits (up to `wait` s) until it
+    consumes, so a snapshot taken next misses no update. A new loop (a test's) gets a new bridge."""
+    global _bridge
+    loop = asyncio.get_running_loop()
+    with _bridge_lock:
+        if _bridge is None or _bridge.loop is not loop or not _bridge.thread.is_alive():
+            if _bridge is not None:
+                _bridge.stop.set()
+            _bridge = DisplayBridge(loop).start()
+        bridge = _bridge
+    deadline = time.monotonic() + wait
+    while not bridge.connected.is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return bridge
+
+
+def stop_bridge() -> None:
+    global _bridge
+    with _bridge_lock:
+        bridge, _bridge = _bridge, None
+    if bridge is not None:
+        bridge.close()

@@ -1,0 +1,411 @@
+"""The kitchen display's and the order tracking's WebSockets (kitchen/consumers.py) and the bridge
+that feeds them (notifications/bridge.py), in-process with Channels' WebsocketCommunicator against
+the real database and, end to end, the real relay and RabbitMQ."""
+
+import asyncio
+import json
+from decimal import Decimal
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import Group, User
+from django.db.models import Max
+from django.test import Client
+
+from kitchen.selectors import order_views
+from kitchen.services import order_mark_ready, order_start_cooking
+from notifications.bridge import KITCHEN_GROUP, DisplayBridge, order_group, stop_bridge
+from orders.models import Order, OrderStatusLog
+from orders.roles import KITCHEN, MANAGER
+from orders.services import order_cancel, order_create, order_mark_completed
+from orders.validation import validate_order
+from restaurant.asgi import application
+from restaurant.broker import NOTIFICATIONS_EXCHANGE
+from restaurant.models import OutboxMessage
+from tests.support import order_payload
+
+TICKET_KEYS = {
+    "number",
+    "status",
+    "order_type",
+    "table_number",
+    "delivery_address",
+    "priority",
+    "items",
+    "created_at",
+    "processed_by",
+    "estimated_completion",
+    "version",
+}
+
+
+@pytest.fixture(autouse=True)
+def fresh_layer(transactional_db):
+    """Every test its own in-memory layer (it belongs to one event loop) and its bridge stopped."""
+    channel_layers.backends.clear()
+    yield
+    stop_bridge()
+    channel_layers.backends.clear()
+
+
+def run(coroutine_function):
+    """Run an async test body on a fresh event loop (as a display process serves its clients)."""
+    return async_to_sync(coroutine_function)()
+
+
+def make_order(status: str = "received", **fields) -> Order:
+    # As the API reads a body: numbers as Decimal.
+    payload = json.loads(json.dumps(order_payload(**fields)), parse_float=Decimal)
+    order = order_create(data=validate_order(payload))
+    if status in ("cooking", "ready", "completed"):
+        order_start_cooking(number=order.number, worker_name="chef_mario")
+    if status in ("ready", "completed"):
+        order_mark_ready(number=order.number, worker_name="chef_mario")
+    if status == "completed":
+        order_mark_completed(number=order.number, changed_by="someone")
+    if status == "cancelled":
+        order_cancel(number=order.number, changed_by="someone")
+    order.refresh_from_db()
+    return order
+
+
+def make_user(username: str, *groups: str, superuser: bool = False) -> User:
+    user = User.objects.create_user(username, password="x", is_superuser=superuser, is_staff=superuser)
+    for name in groups:
+        user.groups.add(Group.objects.get_or_create(name=name)[0])
+    return user
+
+
+def session_headers(user: User | None) -> list[tuple[bytes, bytes]]:
+    """What a browser on the site sends: its Origin and, logged in, its session cookie."""
+    headers = [(b"origin", b"http://localhost")]
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    return headers
+
+
+def kitchen_socket(headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, "/ws/kitchen/", headers=headers)
+
+
+def order_socket(number: str) -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, f"/ws/orders/{number}/", headers=session_headers(None))
+
+
+async def connect(communicator: WebsocketCommunicator) -> None:
+    connected, _ = await communicator.connect(timeout=10)
+    assert connected
+
+
+def last_log_id(order: Order | None = None) -> int:
+    rows = OrderStatusLog.objects.filter(order=order) if order else OrderStatusLog.objects.all()
+    return rows.aggregate(top=Max("id"))["top"]
+
+
+# --- who may connect --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["anonymous", "no group", "Front of house"])
+def test_kitchen_socket_refuses_anyone_but_kitchen_staff_with_4403(who):
+    user = None if who == "anonymous" else make_user("someone", *([who] if who != "no group" else []))
+
+    user_headers = session_headers(user)
+
+    async def body():
+        communicator = kitchen_socket(user_headers)
+        await connect(communicator)
+        assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
+        await communicator.disconnect()
+
+    run(body)
+
+
+def test_kitchen_socket_refuses_a_user_when_the_staff_groups_do_not_exist_yet():
+    Group.objects.filter(name__in=[KITCHEN, MANAGER]).delete()
+    user, admin = make_user("cook"), make_user("boss", superuser=True)
+
+    user_headers = session_headers(user)
+    admin_headers = session_headers(admin)
+
+    async def body():
+        refused, accepted = kitchen_socket(user_headers), kitchen_socket(admin_headers)
+        await connect(refused)
+        assert (await refused.receive_output(timeout=5))["code"] == 4403
+        await connect(accepted)
+        assert (await accepted.receive_json_from(timeout=10))["type"] == "snapshot"
+        await refused.disconnect()
+        await accepted.disconnect()
+
+    run(body)
+
+
+def test_kitchen_socket_rejects_a_foreign_origin():
+    user = make_user("cook", KITCHEN)
+    headers = [(b"origin", b"http://evil.example"), *session_headers(user)[1:]]
+
+    async def body():
+        communicator = WebsocketCommunicator(application, "/ws/kitchen/", headers=headers)
+        connected, _ = await communicator.connect(timeout=10)
+        assert not connected
+        await communicator.disconnect()
+
+    run(body)
+
+
+# --- the snapshot ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("group", [KITCHEN, MANAGER])
+def test_snapshot_holds_every_open_order_as_a_ticket_with_versions(group):
+    received = make_order(order_type="dine_in", table_number=7)
+    cooking = make_order("cooking", order_type="delivery", delivery_address="1 Main Street, Springfield")
+    ready = make_order("ready")
+    make_order("completed")
+    make_order("cancelled")
+    user = make_user("cook", group)
+
+    user_headers = session_headers(user)
+
+    async def body():
+        communicator = kitchen_socket(user_headers)
+        await connect(communicator)
+        snapshot = await communicator.receive_json_from(timeout=10)
+        await communicator.disconnect()
+        return snapshot
+
+    snapshot = run(body)
+    assert snapshot["type"] == "snapshot"
+    assert snapshot["version"] == last_log_id()
+    tickets = {ticket["number"]: ticket for ticket in snapshot["orders"]}
+    assert set(tickets) == {received.number, cooking.number, ready.number}
+    for order in (received, cooking, ready):
+        assert set(tickets[order.number]) == TICKET_KEYS
+        assert tickets[order.number]["status"] == order.status
+        assert tickets[order.number]["version"] == last_log_id(order)
+    assert tickets[received.number]["table_number"] == 7
+    assert tickets[received.number]["items"] == [{"name": "Margherita Pizza", "quantity": 1}]
+    assert tickets[cooking.number]["delivery_address"] == "1 Main Street, Springfield"
+    assert tickets[cooking.number]["processed_by"] == "chef_mario"
+    assert tickets[cooking.number]["estimated_completion"] is not None
+
+
+# --- updates -----------------------------------------------------------------------------------
+
+
+def test_an_update_sent_from_another_thread_reaches_the_kitchen_and_only_its_own_order_socket():
+    order, other = (
+        make_order(),
+        make_order(customer_name="Secret Name", order_type="delivery", delivery_address="42 Hidden Road, Springfield"),
+    )
+    user = make_user("cook", KITCHEN)
+
+    user_headers = session_headers(user)
+
+    async def body():
+        kitchen, mine, theirs = kitchen_socket(user_headers), order_socket(order.number), order_socket(other.number)
+        for communicator in (kitchen, mine, theirs):
+            await connect(communicator)
+        snapshot = await kitchen.receive_json_from(timeout=10)
+        await mine.receive_json_from(timeout=5)
+        await theirs.receive_json_from(timeout=5)
+
+        await database_sync_to_async(order_start_cooking)(number=order.number, worker_name="chef_luigi")
+        # What the bridge does for a status update, from a thread that is not the loop's.
+        bridge = DisplayBridge(asyncio.get_running_loop())
+        ticket, public = await database_sync_to_async(order_views)(order.number)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            None, bridge.send, KITCHEN_GROUP, {"type": "order.update", "order": ticket, "version": ticket["version"]}
+        )
+        await loop.run_in_executor(
+            None,
+            bridge.send,
+            order_group(order.number),
+            {"type": "order.update", "order": public, "version": public["version"]},
+        )
+        update = await kitchen.receive_json_from(timeout=5)
+        status = await mine.receive_json_from(timeout=5)
+        assert await theirs.receive_nothing(timeout=0.3)
+        for communicator in (kitchen, mine, theirs):
+            await communicator.disconnect()
+        return snapshot, update, status
+
+    snapshot, update, status = run(body)
+    assert update["type"] == "order" and update["order"]["status"] == "cooking"
+    assert update["order"]["processed_by"] == "chef_luigi"
+    assert update["version"] == last_log_id(order) > snapshot["version"]
+    assert status == {
+        "type": "order",
+        "order": {
+            "number": order.number,
+            "status": "cooking",
+            "order_type": "takeout",
+            "estimated_completion": update["order"]["estimated_completion"],
+            "version": update["version"],
+        },
+        "version": update["version"],
+    }
+
+
+def test_order_socket_shows_no_name_address_or_items_and_closes_for_an_unknown_order():
+    order = make_order(
+        customer_name="Secret Name", order_type="delivery", delivery_address="42 Hidden Road, Springfield"
+    )
+
+    async def body():
+        communicator, unknown = order_socket(order.number), order_socket("ORD_19990101_999")
+        await connect(communicator)
+        first = await communicator.receive_json_from(timeout=10)
+        await connect(unknown)
+        closed = await unknown.receive_output(timeout=5)
+        await communicator.disconnect()
+        await unknown.disconnect()
+        return first, closed
+
+    first, closed = run(body)
+    assert first == {
+        "type": "order",
+        "order": {
+            "number": order.number,
+            "status": "received",
+            "order_type": "delivery",
+            "estimated_completion": None,
+            "version": last_log_id(order),
+        },
+        "version": last_log_id(order),
+    }
+    assert "Secret Name" not in json.dumps(first) and "Hidden" not in json.dumps(first)
+    assert closed == {"type": "websocket.close", "code": 4404}
+
+
+def test_a_status_change_reaches_the_sockets_through_the_relay_and_the_bridge(relay):
+    order = make_order()
+    user = make_user("cook", KITCHEN)
+
+    user_headers = session_headers(user)
+
+    async def body():
+        kitchen, mine = kitchen_socket(user_headers), order_socket(order.number)
+        await connect(kitchen)  # starts this loop's bridge and waits until it consumes
+        snapshot = await kitchen.receive_json_from(timeout=10)
+        await connect(mine)
+        await mine.receive_json_from(timeout=5)
+        await database_sync_to_async(order_start_cooking)(number=order.number, worker_name="chef_mario")
+        update = await kitchen.receive_json_from(timeout=15)
+        status = await mine.receive_json_from(timeout=5)
+        await kitchen.disconnect()
+        await mine.disconnect()
+        return snapshot, update, status
+
+    snapshot, update, status = run(body)
+    assert update["type"] == "order"
+    assert update["order"]["number"] == order.number and update["order"]["status"] == "cooking"
+    assert update["version"] == last_log_id(order) > snapshot["version"]
+    assert status["order"]["status"] == "cooking" and status["version"] == update["version"]
+
+
+# --- bump and recall ---------------------------------------------------------------------------
+
+
+def test_bump_over_the_socket_completes_a_ready_order_through_the_service():
+    order, cooking = make_order("ready"), make_order("cooking")
+    user = make_user("cook", KITCHEN)
+    outbox_before = OutboxMessage.objects.count()
+
+    user_headers = session_headers(user)
+
+    async def body():
+        kitchen = kitchen_socket(user_headers)
+        await connect(kitchen)
+        await kitchen.receive_json_from(timeout=10)
+        await kitchen.send_json_to({"action": "bump", "order_number": order.number})
+        done = await kitchen.receive_json_from(timeout=10)
+        await kitchen.send_json_to({"action": "bump", "order_number": cooking.number})
+        refused = await kitchen.receive_json_from(timeout=10)
+        await kitchen.send_json_to({"action": "explode"})
+        invalid = await kitchen.receive_json_from(timeout=10)
+        await kitchen.disconnect()
+        return done, refused, invalid
+
+    done, refused, invalid = run(body)
+    assert done == {"type": "done", "action": "bump", "order_number": order.number}
+    order.refresh_from_db()
+    assert order.status == "completed"
+    log_row = order.status_log.get(status="completed")
+    assert log_row.changed_by == "cook"
+    published = OutboxMessage.objects.order_by("id")[outbox_before:]
+    assert [(row.exchange, json.loads(row.body)["new_status"]) for row in published] == [
+        (NOTIFICATIONS_EXCHANGE, "completed")
+    ]
+    assert refused["type"] == "error" and refused["code"] == "transition_not_allowed"
+    assert Order.objects.get(pk=cooking.pk).status == "cooking"
+    assert invalid["type"] == "error" and invalid["code"] == "invalid"
+
+
+def test_recall_over_the_socket_brings_a_bumped_order_back_to_ready():
+    order = make_order("completed")
+    user = make_user("cook", KITCHEN)
+
+    user_headers = session_headers(user)
+
+    async def body():
+        kitchen = kitchen_socket(user_headers)
+        await connect(kitchen)
+        snapshot = await kitchen.receive_json_from(timeout=10)
+        await kitchen.send_json_to({"action": "recall", "order_number": order.number})
+        done = await kitchen.receive_json_from(timeout=10)
+        await kitchen.disconnect()
+        return snapshot, done
+
+    snapshot, done = run(body)
+    assert order.number not in {ticket["number"] for ticket in snapshot["orders"]}
+    assert done == {"type": "done", "action": "recall", "order_number": order.number}
+    order.refresh_from_db()
+    assert order.status == "ready"
+    assert order.status_log.filter(status="ready", superseded=False).get().changed_by == "cook"
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+
+def test_kitchen_page_sends_strangers_to_the_login_refuses_other_staff_and_serves_the_kitchen():
+    client = Client()
+    response = client.get("/kitchen/?types=dine_in")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/?next=/kitchen/")
+    client.force_login(make_user("waiter", "Front of house"))
+    assert client.get("/kitchen/").status_code == 403
+    client.force_login(make_user("cook", KITCHEN))
+    response = client.get("/kitchen/")
+    assert response.status_code == 200
+    assert b"/ws/kitchen/" in response.content
+
+
+def test_track_page_is_public_and_opens_its_order_socket():
+    response = Client().get("/track/ORD_20250101_001/")
+    assert response.status_code == 200
+    assert b"/ws/orders/" in response.content and b"ORD_20250101_001" in response.content
+
+
+def test_sockets_answer_the_pages_heartbeat():
+    order = make_order()
+    user = make_user("cook", KITCHEN)
+    user_headers = session_headers(user)
+
+    async def body():
+        kitchen, mine = kitchen_socket(user_headers), order_socket(order.number)
+        for communicator in (kitchen, mine):
+            await connect(communicator)
+            await communicator.receive_json_from(timeout=10)
+            await communicator.send_json_to({"action": "ping"})
+        answers = [await kitchen.receive_json_from(timeout=5), await mine.receive_json_from(timeout=5)]
+        await kitchen.disconnect()
+        await mine.disconnect()
+        return answers
+
+    assert run(body) == [{"type": "pong"}, {"type": "pong"}]
