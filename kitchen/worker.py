@@ -178,14 +178,7 @@ class KitchenWorker:
         """Stop consuming, hand back what was prefetched, go offline."""
         requeued = 0
         if self.amqp is not None and self.amqp.is_open:
-            try:
-                for tag in list(self.channel.consumer_tags):
-                    self.channel.basic_cancel(tag)
-                while self.pending:
-                    self.channel.basic_nack(self.pending.popleft().method.delivery_tag, requeue=True)
-                    requeued += 1
-            except AMQPError:
-                pass  # the broker requeues whatever this channel held when it closes
+            requeued = broker.stop_consuming(self.channel, self.pending)
         self.disconnect()
         try:
             services.worker_go_offline(name=self.config.name, instance_id=self.instance_id)

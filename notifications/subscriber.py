@@ -219,14 +219,7 @@ class NotificationSubscriber:
         """Stop consuming and hand back what was prefetched but not printed."""
         requeued = 0
         if self.amqp is not None and self.amqp.is_open:
-            try:
-                for tag in list(self.channel.consumer_tags):
-                    self.channel.basic_cancel(tag)
-                while self.pending:
-                    self.channel.basic_nack(self.pending.popleft().method.delivery_tag, requeue=True)
-                    requeued += 1
-            except AMQPError:
-                pass  # the broker requeues whatever this channel held when it closes
+            requeued = broker.stop_consuming(self.channel, self.pending)
         self.disconnect()
         log.info(
             "graceful_shutdown",

@@ -4,6 +4,19 @@ from django.db.models import Count, Min
 from restaurant.models import OutboxMessage
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For what the system writes itself: staff may look, never add, change or delete."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class OutboxStateFilter(admin.SimpleListFilter):
     title = "state"
     parameter_name = "state"
@@ -20,7 +33,7 @@ class OutboxStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(ReadOnlyAdmin):
     """Read-only: rows are written with the changes they announce and published by run_outbox_relay."""
 
     list_display = ["id", "exchange", "routing_key", "created_at", "published_at", "attempts", "last_error"]
@@ -30,15 +43,6 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in OutboxMessage._meta.fields]
     # The table grows with every order: no COUNT(*) of all of it on each page.
     show_full_result_count = False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def changelist_view(self, request, extra_context=None):
         pending = OutboxMessage.objects.filter(published_at__isnull=True).aggregate(

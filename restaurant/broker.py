@@ -6,7 +6,7 @@ from typing import Any
 
 import pika
 from django.conf import settings
-from pika.exceptions import ChannelClosedByBroker
+from pika.exceptions import AMQPError, ChannelClosedByBroker
 
 from restaurant.logging import json_value
 
@@ -82,6 +82,22 @@ def declare_topology(channel) -> None:
             queue = kitchen_queue(order_type)
             channel.queue_declare(queue, durable=True, arguments=kitchen_queue_arguments())
             channel.queue_bind(queue, ORDERS_EXCHANGE, routing_key=f"kitchen.{order_type}.*")
+
+
+def stop_consuming(channel, pending) -> int:
+    """Cancel the channel's consumers and requeue the deliveries in `pending` (a deque of objects
+    with `.method`) that were prefetched but not handled; returns how many went back. If the
+    channel is already broken, the broker requeues whatever it held when the channel closes."""
+    requeued = 0
+    try:
+        for tag in list(channel.consumer_tags):
+            channel.basic_cancel(tag)
+        while pending:
+            channel.basic_nack(pending.popleft().method.delivery_tag, requeue=True)
+            requeued += 1
+    except AMQPError:
+        pass
+    return requeued
 
 
 def dumps(body: dict[str, Any]) -> str:
