@@ -137,8 +137,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-WHITENOISE_USE_FINDERS = True  # serve from the installed apps: no collectstatic step to forget
+WHITENOISE_USE_FINDERS = True  # served from the installed apps: no STATIC_ROOT, no collectstatic step to forget
 
 # Bodies above 64 KiB are refused with 413 (SPEC §3).
 MAX_ORDER_BODY_BYTES = 64 * 1024
