@@ -13,14 +13,21 @@ COOKING_TIME_SCALE=0; one load phase at --pipeline-concurrency, a wait until eve
 and from the status log: orders ready per second (first `received` to last `ready`) and the time
 from `received` (the 201) to `cooking`.
 
+Then the kitchen display phase: again a fresh database and vhost, the same web server and relay plus
+one display daphne (DATABASE_POOL_SIZE=4, as the Procfile); a superuser logged in on /ws/kitchen/
+while orders are POSTed at a steady --ticket-rate (50/s) for --duration: p50/p95/max of the time
+from each order's 201 to the first {"type": "order"} message naming it on the WebSocket.
+
     .venv/bin/python scripts/bench.py                          # the recommended setup, 15 s per phase
     .venv/bin/python scripts/bench.py --duration 3             # a quick run
     .venv/bin/python scripts/bench.py --duration 3 --pipeline-only --workers-list 1,2,4 --prefetch-list 1,10
     .venv/bin/python scripts/bench.py --server daphne --conn-max-age 0
     .venv/bin/python scripts/bench.py --matrix                 # every setup of docs/benchmarks.md
+    .venv/bin/python scripts/bench.py --ticket-only --duration 5  # the kitchen display phase alone
 """
 
 import argparse
+import asyncio
 import importlib.util
 import json
 import os
@@ -32,6 +39,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -39,6 +47,7 @@ import django
 import psycopg
 import requests
 from psycopg import sql
+from websockets.asyncio.client import connect
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -460,6 +469,154 @@ def run_pipeline(kitchen_workers: int, prefetch: int, args: argparse.Namespace) 
         stop_stack(started, log_dir, ok, args)
 
 
+# --- the kitchen display: the 201 of POST /orders to the ticket on a connected WebSocket ------
+
+
+def create_superuser(env: dict[str, str]) -> tuple[str, str]:
+    """A superuser with a random password, for the display's login; its username and password."""
+    username, password = "bench_display", secrets.token_urlsafe(16)
+    command = [sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", username]
+    command.append("--email=bench@example.com")
+    env = {**env, "DJANGO_SUPERUSER_PASSWORD": password}
+    subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True, timeout=120)
+    return username, password
+
+
+def display_login(url: str, username: str, password: str) -> str:
+    """The sessionid of a login through the display's /admin/login/ (GET for the csrftoken, then POST)."""
+    with requests.Session() as session:
+        session.get(f"{url}/admin/login/", timeout=10).raise_for_status()
+        form = {"username": username, "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]}
+        answer = session.post(f"{url}/admin/login/?next=/admin/", data=form, allow_redirects=False, timeout=10)
+        if answer.status_code != 302 or "sessionid" not in session.cookies:
+            raise RuntimeError(f"login to {url}/admin/login/ failed: {answer.status_code}")
+        return session.cookies["sessionid"]
+
+
+def post_orders(
+    url: str, rate: float, duration: int, posted: dict[str, float], failed: list[int], answer_ms: list[float]
+) -> float:
+    """POST /orders at `rate` per second for `duration` s, from 8 threads with keep-alive sessions:
+    order i is sent at start + i / rate (at once if late). Fills `posted` (order number: monotonic
+    time of its 201), `failed` (other status codes) and `answer_ms` (each POST's duration); returns
+    the seconds from the start to the last answer."""
+    total = int(rate * duration)
+    next_index = iter(range(total))
+    lock = threading.Lock()
+    start = time.monotonic()
+    last_answer = [start]
+
+    def poster() -> None:
+        with requests.Session() as session:
+            while True:
+                with lock:
+                    i = next(next_index, None)
+                if i is None:
+                    return
+                time.sleep(max(0.0, start + i / rate - time.monotonic()))
+                sent = time.monotonic()
+                try:
+                    answer = session.post(f"{url}/orders", json=SAMPLE_ORDER, timeout=10)
+                except requests.RequestException:
+                    failed.append(0)
+                    continue
+                now = time.monotonic()
+                answer_ms.append(1000 * (now - sent))
+                if answer.status_code == 201:
+                    posted[answer.json()["order_number"]] = now
+                else:
+                    failed.append(answer.status_code)
+                last_answer[0] = max(last_answer[0], now)
+
+    threads = [threading.Thread(target=poster) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return last_answer[0] - start
+
+
+async def watch_display(ws_url: str, headers: dict[str, str], origin: str, url: str, args: argparse.Namespace) -> dict:
+    """Connects to the display, takes the snapshot, then posts orders (a thread) while recording when
+    the first {"type": "order"} message naming each order arrives; waits up to 10 s after the last
+    POST for the tickets still missing."""
+    posted: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    failed: list[int] = []
+    answer_ms: list[float] = []
+    async with connect(ws_url, additional_headers=headers, origin=origin, proxy=None) as ws:
+        snapshot = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+        if snapshot.get("type") != "snapshot":
+            raise RuntimeError(f"expected a snapshot first, got {str(snapshot)[:200]}")
+        poster = asyncio.create_task(
+            asyncio.to_thread(post_orders, url, args.ticket_rate, args.duration, posted, failed, answer_ms)
+        )
+        deadline, span = None, 0.0
+        while deadline is None or time.monotonic() < deadline:
+            if deadline is None and poster.done():
+                span = poster.result()
+                deadline = time.monotonic() + 10
+            if deadline is not None and not set(posted) - set(seen):
+                break
+            try:
+                message = json.loads(await asyncio.wait_for(ws.recv(), timeout=0.2))
+            except TimeoutError:
+                continue
+            if message.get("type") == "order":
+                seen.setdefault(message["order"]["number"], time.monotonic())
+    latencies = sorted(1000 * (seen[number] - at) for number, at in posted.items() if number in seen)
+    answer_ms.sort()
+    late = sum(1 for number, at in posted.items() if number not in seen or seen[number] - at > 10)
+    return {
+        "rate": args.ticket_rate,
+        "posted_per_s": len(posted) / span if span else 0.0,
+        "orders": len(posted),
+        "failed": len(failed),
+        "post_p50_ms": percentile(answer_ms, 50),
+        "post_p95_ms": percentile(answer_ms, 95),
+        "ticket_p50_ms": percentile(latencies, 50),
+        "ticket_p95_ms": percentile(latencies, 95),
+        "ticket_max_ms": latencies[-1] if latencies else 0.0,
+        "no_ticket": late,
+    }
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile of sorted `values` (0 if empty)."""
+    if not values:
+        return 0.0
+    return values[max(0, min(len(values) - 1, round(p / 100 * len(values)) - 1))]
+
+
+def run_ticket(args: argparse.Namespace) -> dict:
+    """Fresh database and vhost; web + relay + one display daphne (pool 4); a superuser logged in on
+    the display's WebSocket while orders are posted at --ticket-rate; always cleans up."""
+    web_label = setup_label(args.server, args.workers, args.conn_max_age, args.db_pool)
+    print_heading(f"kitchen display: 201 → ticket at {args.ticket_rate:g} orders/s; {web_label}")
+    log_dir = Path(tempfile.mkdtemp(prefix="restaurant-bench-"))
+    env = service_env(log_level=args.log_level, conn_max_age=args.conn_max_age, pool=args.db_pool)
+    started: list[Process] = []
+    ok = False
+    try:
+        url, _, _ = start_stack(args.server, args.workers, env, args, log_dir, started)
+        port = free_port()
+        display_url = f"http://127.0.0.1:{port}"
+        display_env = {**env, "DATABASE_POOL_SIZE": "4"}  # as the Procfile's display line
+        started.append(display := Process("display", server_command("daphne", 1, port), display_env, log_dir))
+        wait_until_ready(display_url, display)
+        sessionid = display_login(display_url, *create_superuser(env))
+        headers = {"Cookie": f"sessionid={sessionid}"}
+        ws_url = f"ws://127.0.0.1:{port}/ws/kitchen/"
+        result = asyncio.run(watch_display(ws_url, headers, display_url, url, args))
+        for process in started:
+            process.check_alive()
+        print(ticket_row(result), flush=True)
+        ok = result["no_ticket"] == 0 and result["failed"] == 0
+        return result
+    finally:
+        stop_stack(started, log_dir, ok, args)
+
+
 # --- output ------------------------------------------------------------------------------------
 
 HEADER = (
@@ -513,6 +670,26 @@ def pipeline_row(r: dict) -> str:
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
 
 
+TICKET_HEADER = (
+    "| orders/s asked | orders/s posted | orders | failed POSTs | POST p50 / p95 ms | 201 → ticket p50 / p95 / max ms "
+    "| no ticket in 10 s |\n"
+    "|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def ticket_row(r: dict) -> str:
+    cells = [
+        f"{r['rate']:g}",
+        f"{r['posted_per_s']:.1f}",
+        r["orders"],
+        r["failed"] if r["failed"] == 0 else f"**{r['failed']}**",
+        f"{r['post_p50_ms']:.0f} / {r['post_p95_ms']:.0f}",
+        f"{r['ticket_p50_ms']:.0f} / {r['ticket_p95_ms']:.0f} / {r['ticket_max_ms']:.0f}",
+        r["no_ticket"] if r["no_ticket"] == 0 else f"**{r['no_ticket']}**",
+    ]
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
 def first_line(args: list[str]) -> str:
     try:
         result = subprocess.run(args, capture_output=True, text=True, timeout=60)
@@ -556,6 +733,9 @@ def main() -> int:
     parser.add_argument("--workers-list", type=int_list, default=[1, 2, 4], help="kitchen workers, pipeline phase")
     parser.add_argument("--prefetch-list", type=int_list, default=[1], help="worker --prefetch, pipeline phase")
     parser.add_argument("--pipeline-concurrency", type=int, default=10, help="wrk connections, pipeline phase")
+    parser.add_argument("--ticket-only", action="store_true", help="run only the kitchen display phase")
+    parser.add_argument("--no-ticket", action="store_true", help="skip the kitchen display phase")
+    parser.add_argument("--ticket-rate", type=float, default=50, help="orders/s, kitchen display phase")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install -y wrk (make bench installs it)", file=sys.stderr)
@@ -573,14 +753,15 @@ def main() -> int:
     print(f"code: {first_line(['git', '-C', str(REPO), 'describe', '--always', '--dirty'])}")
     print(f"load: wrk, {args.duration} s per phase, connections = c, threads = min(2, c); LOG_LEVEL={args.log_level}")
     results = []
-    if not args.pipeline_only:
+    if not args.pipeline_only and not args.ticket_only:
         for server, workers, conn_max_age, pool in setups:
             results += run_setup(server, workers, conn_max_age, pool, args)
     pipeline = []
-    if not args.no_pipeline:
+    if not args.no_pipeline and not args.ticket_only:
         for prefetch in args.prefetch_list:
             for kitchen_workers in args.workers_list:
                 pipeline.append(run_pipeline(kitchen_workers, prefetch, args))
+    ticket = None if args.no_ticket else run_ticket(args)
     if results:
         print(f"\n{HEADER}")
         for result in results:
@@ -590,6 +771,10 @@ def main() -> int:
         print(PIPELINE_HEADER)
         for result in pipeline:
             print(pipeline_row(result))
+    if ticket:
+        print(f"\nkitchen display: one WebSocket client on one daphne (pool 4), {args.duration} s of POSTs")
+        print(TICKET_HEADER)
+        print(ticket_row(ticket))
     return 0
 
 
