@@ -11,9 +11,11 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Group, User
 from django.db.models import Max
 from django.test import Client
+from django.urls import reverse
 
 from kitchen.selectors import order_views
 from kitchen.services import order_mark_ready, order_start_cooking
@@ -25,6 +27,7 @@ from orders.validation import validate_order
 from restaurant.asgi import application
 from restaurant.broker import NOTIFICATIONS_EXCHANGE
 from restaurant.models import OutboxMessage
+from tests.staff import logged_in
 from tests.support import order_payload
 
 TICKET_KEYS = {
@@ -309,6 +312,27 @@ def test_a_status_change_reaches_the_sockets_through_the_relay_and_the_bridge(re
     assert status["order"]["status"] == "cooking" and status["version"] == update["version"]
 
 
+def test_a_new_order_reaches_the_kitchen_socket_through_its_order_message(relay):
+    """A new order has no status update (its `received` row has none): the bridge also takes the
+    order messages, so the board shows the order before any worker picks it up."""
+    user_headers = session_headers(make_user("cook", KITCHEN))
+
+    async def body():
+        kitchen = kitchen_socket(user_headers)
+        await connect(kitchen)
+        snapshot = await kitchen.receive_json_from(timeout=10)
+        order = await database_sync_to_async(make_order)()
+        update = await kitchen.receive_json_from(timeout=15)
+        await kitchen.disconnect()
+        return snapshot, order, update
+
+    snapshot, order, update = run(body)
+    assert snapshot["orders"] == []
+    assert update["type"] == "order"
+    assert update["order"]["number"] == order.number and update["order"]["status"] == "received"
+    assert update["version"] == last_log_id(order) > snapshot["version"]
+
+
 # --- bump and recall ---------------------------------------------------------------------------
 
 
@@ -409,3 +433,31 @@ def test_sockets_answer_the_pages_heartbeat():
         return answers
 
     assert run(body) == [{"type": "pong"}, {"type": "pong"}]
+
+
+def test_a_cancel_from_the_admin_reaches_a_live_kitchen_display(relay):
+    """The admin's Cancel action goes through order_cancel, whose status update travels outbox →
+    relay → RabbitMQ → bridge → the kitchen socket, like any other change."""
+    order = make_order()
+    cook_headers = session_headers(make_user("cook", KITCHEN))
+    manager = logged_in(MANAGER, "maria")
+
+    def cancel_in_admin():
+        changelist = reverse("admin:orders_order_changelist")
+        return manager.post(changelist, {"action": "cancel", ACTION_CHECKBOX_NAME: [order.pk]}).status_code
+
+    async def body():
+        kitchen = kitchen_socket(cook_headers)
+        await connect(kitchen)
+        snapshot = await kitchen.receive_json_from(timeout=10)
+        status_code = await database_sync_to_async(cancel_in_admin)()
+        update = await kitchen.receive_json_from(timeout=15)
+        await kitchen.disconnect()
+        return snapshot, status_code, update
+
+    snapshot, status_code, update = run(body)
+    assert order.number in [ticket["number"] for ticket in snapshot["orders"]]
+    assert status_code == 302  # the action ran and went back to the list
+    assert update["type"] == "order"
+    assert update["order"]["number"] == order.number and update["order"]["status"] == "cancelled"
+    assert update["version"] == last_log_id(order) > snapshot["version"]
