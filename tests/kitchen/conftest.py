@@ -1,10 +1,12 @@
-"""Fixtures for running the real kitchen worker command against this run's database and vhost."""
+"""Fixtures for the kitchen tests: the real kitchen worker command against this run's database and vhost,
+and the directory of the browser test's screenshots."""
 
 import itertools
+from pathlib import Path
 
 import pytest
 
-from tests.support import ManagedProcess, manage
+from tests.support import REPO, ManagedProcess, manage
 
 
 @pytest.fixture
@@ -26,3 +28,23 @@ def start_worker(processes, amqp_channel):
         return process
 
     return start
+
+
+BROWSER_ARTIFACTS = REPO / "artifacts" / "browser"
+_artifacts_written = pytest.StashKey[bool]()
+
+
+@pytest.fixture
+def browser_artifacts(request) -> Path:
+    """artifacts/browser/ (git-ignored), emptied of an earlier run's screenshots; its path is printed
+    at the end of the run."""
+    BROWSER_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in BROWSER_ARTIFACTS.glob("*.png"):
+        old.unlink(missing_ok=True)
+    request.config.stash[_artifacts_written] = True
+    return BROWSER_ARTIFACTS
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if config.stash.get(_artifacts_written, False):
+        terminalreporter.write_line(f"browser screenshots: {BROWSER_ARTIFACTS}")

@@ -1,0 +1,166 @@
+"""The kitchen display in a real headless Chromium (Playwright): log in through the admin login form,
+watch a ticket go received → cooking → ready through the real relay, worker and display process,
+bump it, then kill the display process and see the page show the outage, reconnect to a new process
+on the same port and render the board again from its snapshot.
+
+Screenshots of the board at each step are written to artifacts/browser/ (the path is printed in the
+terminal summary). Needs Debian's `chromium` (`make test` installs it); skipped when it is missing.
+"""
+
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.staff import KITCHEN, staff_user
+from tests.support import PYTHON, ManagedProcess, free_port, order_payload, start_web, wait_for
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "browser-test-password"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+RED, GREEN = "rgb(198, 40, 40)", "rgb(46, 125, 50)"  # #conn and #conn.up in display.html
+
+
+def chromium_path() -> str | None:
+    for candidate in ("chromium", "chromium-browser"):
+        if found := shutil.which(candidate):
+            return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+def start_display(processes, name: str, port: int) -> ManagedProcess:
+    """The Procfile's display line (daphne, DATABASE_POOL_SIZE=4) on `port`, returned once it answers."""
+    command = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "restaurant.asgi:application"]
+    process = processes(name, command, DATABASE_POOL_SIZE="4")
+
+    def answers():
+        if process.proc.poll() is not None:
+            raise AssertionError(f"{name} exited {process.proc.returncode}:\n{process.output()}")
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    wait_for(answers, timeout=30, interval=0.1, message=f"{name} to answer on port {port}")
+    return process
+
+
+def place_order(base_url: str, **fields) -> str:
+    response = requests.post(f"{base_url}/orders", json=order_payload(**fields), timeout=10)
+    assert response.status_code == 201, response.text
+    return response.json()["order_number"]
+
+
+def test_kitchen_display_in_a_browser_follows_an_order_and_survives_a_display_restart(
+    processes, relay, start_worker, browser_artifacts
+):
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("no chromium executable found (apt-get install chromium; `make test` does it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    # Database work first: Django's ORM refuses to run while Playwright's event loop is running.
+    user = staff_user(KITCHEN, "cook")
+    user.set_password(PASSWORD)
+    user.save()
+
+    port = free_port()
+    display = start_display(processes, "display", port)
+    web = start_web(processes)
+    board_url = f"http://127.0.0.1:{port}/kitchen/"
+    page_errors: list[str] = []
+    shots = iter(range(1, 100))
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.on("pageerror", lambda error: page_errors.append(str(error)))
+
+            def shot(name: str) -> None:
+                page.screenshot(path=browser_artifacts / f"{next(shots):02d}-{name}.png", full_page=True)
+
+            def ticket(number: str, column: str | None = None):
+                scope = f"#col-{column} " if column else ""
+                return page.locator(f'{scope}.ticket[data-number="{number}"]')
+
+            conn = page.locator("#conn")
+
+            try:
+                # /kitchen/ sends an anonymous visitor to the admin login form, which brings it back.
+                page.goto(board_url)
+                expect(page).to_have_url(f"http://127.0.0.1:{port}/admin/login/?next=/kitchen/")
+                page.fill("#id_username", "cook")
+                page.fill("#id_password", PASSWORD)
+                shot("login")
+                page.click("input[type=submit]")
+                expect(page).to_have_url(board_url)
+                expect(conn).to_have_class("up", timeout=10_000)
+                expect(conn).to_have_css("background-color", GREEN)
+                shot("connected-empty")
+
+                first = place_order(web, customer_name="Browser One")
+                expect(ticket(first, "received")).to_be_visible(timeout=2_000)
+                expect(ticket(first)).to_contain_text("Margherita Pizza × 1")
+                shot("received")
+
+                worker = start_worker("chef_browser", COOKING_TIME_SCALE="0.3")  # takeout: 10 s × 0.3
+                expect(ticket(first, "cooking")).to_be_visible(timeout=10_000)
+                expect(ticket(first, "cooking")).to_contain_text("chef_browser")
+                shot("cooking")
+                expect(ticket(first, "ready")).to_be_visible(timeout=15_000)
+                shot("ready")
+
+                ticket(first, "ready").get_by_role("button", name="Bump").click()
+                expect(ticket(first)).to_have_count(0, timeout=5_000)
+                expect(page.locator("#recalls")).to_contain_text(f"Recall {first}")
+                shot("bumped")
+
+                # Idle, the worker would cook the next order while the display is down: stop it, so
+                # that order is still `received` when the board comes back.
+                worker.send(signal.SIGTERM)
+                assert worker.wait(20) == 0, worker.output()
+
+                display.send(signal.SIGKILL)
+                display.wait(5)
+                killed_at = time.monotonic()
+                expect(conn).not_to_have_class("up", timeout=5_000)
+                expect(conn).to_have_css("background-color", RED)
+                shot("display-killed")
+
+                second = place_order(web, customer_name="Browser Two")  # while no display is up
+                start_display(processes, "display-restarted", port)
+                # The page retries with a capped exponential back-off (0.5 s, 1 s, 2 s, 4 s, 8 s, …).
+                expect(conn).to_have_class("up", timeout=25_000)
+                reconnected_after = time.monotonic() - killed_at
+                expect(ticket(second, "received")).to_be_visible(timeout=5_000)  # from the new snapshot
+                expect(ticket(first)).to_have_count(0)
+                expect(page.locator(".ticket")).to_have_count(1)
+                shot("reconnected")
+
+                # Live updates flow again, through the new process's own bridge.
+                start_worker("chef_browser", COOKING_TIME_SCALE="0.3")
+                expect(ticket(second, "ready")).to_be_visible(timeout=20_000)
+                shot("after-restart-ready")
+                print(f"display reconnected {reconnected_after:.1f} s after the kill")
+            except BaseException:
+                page.screenshot(path=browser_artifacts / "failure.png", full_page=True)
+                raise
+        finally:
+            browser.close()
+
+    assert page_errors == [], page_errors
+    print(f"browser screenshots: {browser_artifacts}")
