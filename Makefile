@@ -39,9 +39,7 @@ run: migrate demo-staff
 ## test: set up and run the test suite against the real PostgreSQL and RabbitMQ
 test: venv services
 	@bash scripts/ensure_browser.sh
-	@status=0; $(BIN)/pytest || status=$$?; \
-	if [ -d artifacts/browser ]; then echo "browser test screenshots: $(CURDIR)/artifacts/browser"; fi; \
-	exit $$status
+	$(BIN)/pytest
 
 lint: venv
 	$(BIN)/ruff check .
