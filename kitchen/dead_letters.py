@@ -31,7 +31,7 @@ from django.utils import timezone
 from pika.exceptions import NackError, UnroutableError
 
 from restaurant import broker
-from restaurant.logging import request_id_var, service_logger
+from restaurant.logging import request_id_bound, service_logger
 
 # Replays and discards are operators' acts, logged apart from what the worker does on its own.
 log = service_logger("operator")
@@ -375,15 +375,12 @@ def _republish(channel, letter: DeadLetter, *, by: str) -> None:
 
 def _refuse(result: ReplayResult, letter: DeadLetter, why: str) -> None:
     result.refused.append((letter, why))
-    token = request_id_var.set(letter.request_id)
-    try:
+    with request_id_bound(letter.request_id):
         log.info(
             "dead_letter_replay_refused",
             f"Dead letter {letter.id} not replayed: {why}",
             details={**letter.summary(), "refused_because": why},
         )
-    finally:
-        request_id_var.reset(token)
 
 
 def _log_about(letter: DeadLetter, action: str, message: str, by: str) -> None:
@@ -392,8 +389,5 @@ def _log_about(letter: DeadLetter, action: str, message: str, by: str) -> None:
     if action == "dead_letter_discarded":
         details["body"] = letter.body_text[:LOGGED_BODY_CHARS]
         details["dead_lettered_by"] = letter.dead_lettered_by
-    token = request_id_var.set(letter.request_id)
-    try:
+    with request_id_bound(letter.request_id):
         log.info(action, message, details=details)
-    finally:
-        request_id_var.reset(token)

@@ -24,9 +24,9 @@ from kitchen import services
 from orders.models import OrderStatus
 from orders.services import OrderNotFound
 from restaurant import broker
-from restaurant.broker import TopologyMismatch
+from restaurant.broker import Delivery, TopologyMismatch
 from restaurant.lifecycle import Backoff, StopFlag
-from restaurant.logging import request_id_var, service_logger
+from restaurant.logging import request_id_bound, service_logger
 
 log = service_logger("kitchen-worker")
 
@@ -45,13 +45,6 @@ class BrokerLost(Exception):
 
 class TakenOver(Exception):
     """Another process registered our name after we went silent: stop at once."""
-
-
-@dataclass
-class Delivery:
-    method: Any
-    properties: Any
-    body: bytes
 
 
 @dataclass
@@ -235,12 +228,8 @@ class KitchenWorker:
     # --- one order ----------------------------------------------------------------------------
 
     def handle(self, delivery: Delivery) -> None:
-        headers = delivery.properties.headers or {}
-        token = request_id_var.set(headers.get("request_id"))
-        try:
+        with request_id_bound((delivery.properties.headers or {}).get("request_id")):
             self._handle(delivery)
-        finally:
-            request_id_var.reset(token)
 
     def _handle(self, delivery: Delivery) -> None:
         try:

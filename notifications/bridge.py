@@ -21,9 +21,9 @@ from channels.layers import get_channel_layer
 from django.db import DatabaseError, connection
 
 from kitchen.selectors import order_views
-from notifications.subscriber import Delivery, MalformedMessage, NotificationSubscriber, parse_status_update
+from notifications.subscriber import MalformedMessage, NotificationSubscriber, parse_status_update
 from restaurant import broker
-from restaurant.broker import TopologyMismatch
+from restaurant.broker import Delivery, TopologyMismatch
 from restaurant.lifecycle import StopFlag
 from restaurant.logging import service_logger
 

@@ -14,16 +14,15 @@ import json
 import re
 import uuid
 from collections import OrderedDict, deque
-from dataclasses import dataclass
 from typing import Any, TextIO
 
 import pika
 from pika.exceptions import AMQPError
 
 from restaurant import broker
-from restaurant.broker import TopologyMismatch
+from restaurant.broker import Delivery, TopologyMismatch
 from restaurant.lifecycle import Backoff, StopFlag, sleep_unless_stopped
-from restaurant.logging import request_id_var, service_logger
+from restaurant.logging import request_id_bound, service_logger
 
 log = service_logger("notification-subscriber")
 
@@ -42,13 +41,6 @@ class MalformedMessage(Exception):
 
 class BrokerLost(Exception):
     """The connection, the channel or our consumer is gone: reconnect and redeclare."""
-
-
-@dataclass
-class Delivery:
-    method: Any
-    properties: Any
-    body: bytes
 
 
 def parse_status_update(body: bytes) -> dict[str, Any]:
@@ -169,12 +161,8 @@ class NotificationSubscriber:
             self.amqp.process_data_events(time_limit=0.25)
 
     def handle(self, delivery: Delivery) -> None:
-        headers = delivery.properties.headers or {}
-        token = request_id_var.set(headers.get("request_id"))
-        try:
+        with request_id_bound((delivery.properties.headers or {}).get("request_id")):
             self._handle(delivery)
-        finally:
-            request_id_var.reset(token)
 
     def _handle(self, delivery: Delivery) -> None:
         message_id = delivery.properties.message_id

@@ -2,6 +2,7 @@
 
 import json
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pika
@@ -47,6 +48,15 @@ def connect(*, heartbeat: int | None = None, client_name: str = "restaurant") ->
     params = connection_parameters(heartbeat=heartbeat)
     params.client_properties = {"connection_name": client_name}
     return pika.BlockingConnection(params)
+
+
+@dataclass
+class Delivery:
+    """A message a consumer's callback received, kept until the main loop handles it."""
+
+    method: Any
+    properties: Any
+    body: bytes
 
 
 class TopologyMismatch(Exception):

@@ -5,6 +5,7 @@ The request ID comes from a context variable set by the request middleware, or b
 relay, worker and subscriber for the message they are handling.
 """
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -34,6 +35,16 @@ def json_value(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
+
+
+@contextlib.contextmanager
+def request_id_bound(request_id: str | None):
+    """Log lines inside the block carry `request_id` (a message's, so its order's trail stays whole)."""
+    token = request_id_var.set(request_id)
+    try:
+        yield
+    finally:
+        request_id_var.reset(token)
 
 
 def new_request_id() -> str:

@@ -21,7 +21,7 @@ from pika.exceptions import AMQPError, UnroutableError
 from restaurant import broker
 from restaurant.broker import TopologyMismatch
 from restaurant.lifecycle import Backoff, StopFlag, sleep_unless_stopped
-from restaurant.logging import request_id_var, service_logger
+from restaurant.logging import request_id_bound, service_logger
 from restaurant.models import OutboxMessage
 
 log = service_logger("outbox-relay")
@@ -116,8 +116,7 @@ class OutboxRelay:
         return len(confirmed)
 
     def publish(self, row: OutboxMessage) -> None:
-        token = request_id_var.set(row.headers.get("request_id"))
-        try:
+        with request_id_bound(row.headers.get("request_id")):
             properties = pika.BasicProperties(
                 content_type="application/json",
                 delivery_mode=pika.DeliveryMode.Persistent,
@@ -140,8 +139,6 @@ class OutboxRelay:
                 self.channel.basic_publish(row.exchange, row.routing_key, body, properties, mandatory=True)
             action = "order_published" if row.exchange == broker.ORDERS_EXCHANGE else "status_update_published"
             log.info(action, f"Published {row.routing_key or row.exchange}", details=_ids(row))
-        finally:
-            request_id_var.reset(token)
 
     def wait_for_work(self) -> None:
         """Sleep until a NOTIFY arrives, the poll interval passes, or a stop is asked for,
