@@ -7,7 +7,6 @@ callback. While cooking, `connection.sleep` keeps the AMQP heartbeats flowing an
 keeps the worker's DB heartbeat going.
 """
 
-import json
 import re
 import time
 import uuid
@@ -60,11 +59,9 @@ class WorkerConfig:
 def parse_order_message(body: bytes) -> dict[str, Any]:
     """The fields the kitchen needs, checked; anything else about the order is in the database."""
     try:
-        message = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PoisonMessage(f"body is not JSON: {exc}") from None
-    if not isinstance(message, dict):
-        raise PoisonMessage("body is not a JSON object")
+        message = broker.json_object(body)
+    except ValueError as exc:
+        raise PoisonMessage(str(exc)) from None
     number, order_type = message.get("order_number"), message.get("order_type")
     if not isinstance(number, str) or not ORDER_NUMBER.fullmatch(number):
         raise PoisonMessage(f"invalid order_number: {number!r}")

@@ -10,7 +10,6 @@ called on it.
 """
 
 import asyncio
-import json
 import os
 import re
 import threading
@@ -134,10 +133,9 @@ class DisplayBridge(NotificationSubscriber):
 def parse_order_number(body: bytes) -> str:
     """The `order_number` of an order message (SPEC §5)."""
     try:
-        message = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedMessage(f"body is not JSON: {exc}") from None
-    number = message.get("order_number") if isinstance(message, dict) else None
+        number = broker.json_object(body).get("order_number")
+    except ValueError as exc:
+        raise MalformedMessage(str(exc)) from None
     if not isinstance(number, str):
         raise MalformedMessage(f"invalid order_number: {number!r}")
     return number

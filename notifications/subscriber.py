@@ -10,7 +10,6 @@ re-made (and the queue redeclared) with capped back-off. A delivery is acked onl
 is printed, so a crash prints it again rather than never (at-least-once).
 """
 
-import json
 import re
 import uuid
 from collections import OrderedDict, deque
@@ -46,11 +45,9 @@ class BrokerLost(Exception):
 def parse_status_update(body: bytes) -> dict[str, Any]:
     """The status update of SPEC §5, with the fields the printed line needs checked."""
     try:
-        message = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedMessage(f"body is not JSON: {exc}") from None
-    if not isinstance(message, dict):
-        raise MalformedMessage("body is not a JSON object")
+        message = broker.json_object(body)
+    except ValueError as exc:
+        raise MalformedMessage(str(exc)) from None
     for field in PRINTED_FIELDS:
         value = message.get(field)
         if not isinstance(value, str) or not value.strip():

@@ -110,6 +110,17 @@ def stop_consuming(channel, pending) -> int:
     return requeued
 
 
+def json_object(body: bytes) -> dict[str, Any]:
+    """A message body as a JSON object; ValueError saying what is wrong otherwise."""
+    try:
+        message = json.loads(body)
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise ValueError(f"body is not JSON: {exc}") from None
+    if not isinstance(message, dict):
+        raise ValueError("body is not a JSON object")
+    return message
+
+
 def dumps(body: dict[str, Any]) -> str:
     """JSON text of a message: Decimal amounts become JSON numbers with their exact digits."""
     return json.dumps(body, default=json_value, ensure_ascii=False, separators=(",", ":"))
