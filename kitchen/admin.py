@@ -1,8 +1,6 @@
 from django.contrib import admin
-from django.utils import timezone
 
-from kitchen.models import Worker, WorkerStatus
-from kitchen.services import worker_is_stale
+from kitchen.models import Worker
 from restaurant.admin import ReadOnlyAdmin
 
 
@@ -20,4 +18,4 @@ class WorkerAdmin(ReadOnlyAdmin):
     def online(self, worker: Worker) -> bool:
         """As GET /workers/status says: a worker silent for 2 × its heartbeat interval is offline,
         whatever its row says."""
-        return worker.status == WorkerStatus.ONLINE and not worker_is_stale(worker, timezone.now())
+        return worker.is_live()

@@ -7,8 +7,9 @@ carries a `version` (an order_status_log id) so a client can drop a stale or rep
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from kitchen.selectors import is_kitchen_staff, kitchen_snapshot, order_views
+from kitchen.selectors import is_kitchen_staff
 from notifications.bridge import KITCHEN_GROUP, TRACK_GROUP, ensure_bridge, order_group
+from orders.selectors import kitchen_snapshot, order_views
 from orders.services import order_mark_completed, order_recall
 from restaurant.api import ApplicationError
 

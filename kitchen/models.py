@@ -1,4 +1,7 @@
+from datetime import datetime, timedelta
+
 from django.db import models
+from django.utils import timezone
 
 
 class WorkerStatus(models.TextChoices):
@@ -26,3 +29,11 @@ class Worker(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def is_stale(self, now: datetime | None = None) -> bool:
+        """Silent for more than twice its own heartbeat interval."""
+        return self.last_seen < (now or timezone.now()) - timedelta(seconds=2 * self.heartbeat_interval)
+
+    def is_live(self, now: datetime | None = None) -> bool:
+        """Online and not stale: what GET /workers/status and the admin report as online."""
+        return self.status == WorkerStatus.ONLINE and not self.is_stale(now)

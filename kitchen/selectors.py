@@ -1,17 +1,10 @@
-"""What the kitchen display and the public tracking page show (read-only).
+"""Kitchen reads: who may use the kitchen display, and the workers as operators should believe them.
+Reads of orders (tickets, snapshot) are orders/selectors.py's."""
 
-A `version` is an `order_status_log` id: the snapshot's is the highest one, an order's is the
-highest of its own rows. A client drops an update whose version is not above what it has.
-"""
+from django.utils import timezone
 
-from typing import Any
-
-from django.db.models import Max
-
-from orders.models import Order, OrderStatus, OrderStatusLog
+from kitchen.models import Worker, WorkerStatus
 from orders.roles import KITCHEN, MANAGER
-
-OFF_DISPLAY = (OrderStatus.COMPLETED, OrderStatus.CANCELLED)
 
 
 def is_kitchen_staff(user) -> bool:
@@ -21,51 +14,16 @@ def is_kitchen_staff(user) -> bool:
     return user.is_superuser or user.groups.filter(name__in=[KITCHEN, MANAGER]).exists()
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def kitchen_ticket(order: Order) -> dict[str, Any]:
-    """An order as a kitchen ticket; `order` carries `version` (annotated) and prefetched items."""
-    return {
-        "number": order.number,
-        "status": order.status,
-        "order_type": order.order_type,
-        "table_number": order.table_number,
-        "delivery_address": order.delivery_address,
-        "priority": order.priority,
-        "items": [{"name": item.name, "quantity": item.quantity} for item in order.items.all()],
-        "created_at": _iso(order.created_at),
-        "processed_by": order.processed_by,
-        "estimated_completion": _iso(order.estimated_completion),
-        "version": order.version,
-    }
-
-
-def public_status(order: Order) -> dict[str, Any]:
-    """What anyone holding the order number may see: no name, no address, no items."""
-    return {
-        "number": order.number,
-        "status": order.status,
-        "order_type": order.order_type,
-        "estimated_completion": _iso(order.estimated_completion),
-        "version": order.version,
-    }
-
-
-def _orders():
-    return Order.objects.annotate(version=Max("status_log__id")).prefetch_related("items")
-
-
-def kitchen_snapshot() -> dict[str, Any]:
-    # The version first: an order changed while the orders are read shows its newer state, and its
-    # update (a higher version) is applied again, harmlessly.
-    version = OrderStatusLog.objects.aggregate(version=Max("id"))["version"] or 0
-    orders = _orders().exclude(status__in=OFF_DISPLAY).order_by("-priority", "created_at")
-    return {"type": "snapshot", "orders": [kitchen_ticket(order) for order in orders], "version": version}
-
-
-def order_views(number: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The kitchen ticket and the public status of one order, or None if there is no such order."""
-    order = _orders().filter(number=number).first()
-    return (kitchen_ticket(order), public_status(order)) if order is not None else None
+def worker_list() -> list[dict]:
+    """Every worker with the status an operator should believe: one silent for more than twice
+    its own heartbeat interval is offline, whatever its row says."""
+    now = timezone.now()
+    return [
+        {
+            "worker_name": worker.name,
+            "status": WorkerStatus.OFFLINE if worker.is_stale(now) else worker.status,
+            "orders_processed": worker.orders_processed,
+            "last_seen": worker.last_seen,
+        }
+        for worker in Worker.objects.order_by("name")
+    ]

@@ -1,33 +1,18 @@
-"""Kitchen writes (SPEC §4): worker registration and heartbeat, and the two cooking transitions."""
+"""Kitchen writes (SPEC §4): worker registration, heartbeat and going offline, and a worker's count of
+the orders it made ready. The order's own transitions are orders/services.py's."""
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from kitchen.models import Worker, WorkerStatus
-from orders.models import Order, OrderStatus
-from orders.services import apply_transition, lock_order
-
-COOKING_SECONDS = {"dine_in": 8, "takeout": 10, "delivery": 12}
+from orders.services import StatusChange, order_mark_ready
 
 
 class WorkerAlreadyOnline(Exception):
     def __init__(self, worker: Worker) -> None:
         super().__init__(f"worker {worker.name} is online (last seen {worker.last_seen.isoformat()})")
         self.worker = worker
-
-
-def cooking_time(order_type: str) -> timedelta:
-    return timedelta(seconds=COOKING_SECONDS[order_type] * settings.COOKING_TIME_SCALE)
-
-
-def worker_is_stale(worker: Worker, now=None) -> bool:
-    """Silent for more than twice its own heartbeat interval."""
-    now = now or timezone.now()
-    return worker.last_seen < now - timedelta(seconds=2 * worker.heartbeat_interval)
 
 
 @transaction.atomic
@@ -50,7 +35,7 @@ def worker_register(
                 return Worker.objects.create(name=name, **values)
         except IntegrityError:  # another process registered the name between our read and insert
             worker = Worker.objects.select_for_update().get(name=name)
-    if worker.status == WorkerStatus.ONLINE and not worker_is_stale(worker, now):
+    if worker.is_live(now):
         raise WorkerAlreadyOnline(worker)
     for field, value in values.items():
         setattr(worker, field, value)
@@ -75,31 +60,10 @@ def worker_go_offline(*, name: str, instance_id: str) -> None:
 
 
 @transaction.atomic
-def order_start_cooking(*, number: str, worker_name: str) -> tuple[Order, bool]:
-    """received → cooking. Returns (order, True) when this call started it; (order, False) when the
-    order was already past `received` (a redelivery: the caller looks at `order.status`)."""
-    order = lock_order(number)
-    if order.status != OrderStatus.RECEIVED:
-        return order, False
-    apply_transition(
-        order,
-        to=OrderStatus.COOKING,
-        changed_by=worker_name,
-        processed_by=worker_name,
-        estimated_completion=timezone.now() + cooking_time(order.order_type),
-    )
-    return order, True
-
-
-@transaction.atomic
-def order_mark_ready(*, number: str, worker_name: str) -> tuple[Order, bool]:
-    """cooking → ready, counting the order for the worker. (order, False) when it was not cooking
-    any more (another worker finished it, or staff cancelled it)."""
-    order = lock_order(number)
-    if order.status != OrderStatus.COOKING:
-        return order, False
-    apply_transition(
-        order, to=OrderStatus.READY, changed_by=worker_name, processed_by=worker_name, completed_at=timezone.now()
-    )
-    Worker.objects.filter(name=worker_name).update(orders_processed=F("orders_processed") + 1)
-    return order, True
+def worker_finish_order(*, number: str, worker_name: str) -> StatusChange:
+    """The order's cooking → ready (orders.services.order_mark_ready), counted for the worker in the
+    same transaction, so `orders_processed` counts each ready order once whatever is redelivered."""
+    change = order_mark_ready(number=number, changed_by=worker_name)
+    if change.changed:
+        Worker.objects.filter(name=worker_name).update(orders_processed=F("orders_processed") + 1)
+    return change

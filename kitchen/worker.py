@@ -20,8 +20,7 @@ from django.utils import timezone
 from pika.exceptions import AMQPError
 
 from kitchen import services
-from orders.models import OrderStatus
-from orders.services import OrderNotFound
+from orders.services import OrderNotFound, TransitionNotAllowed, order_start_cooking
 from restaurant import broker
 from restaurant.broker import Delivery, TopologyMismatch
 from restaurant.lifecycle import Backoff, StopFlag
@@ -31,7 +30,6 @@ log = service_logger("kitchen-worker")
 
 MAX_ATTEMPTS = 5
 ORDER_NUMBER = re.compile(r"ORD_\d{8}_\d{3,}")
-DONE_STATUSES = (OrderStatus.READY, OrderStatus.COMPLETED, OrderStatus.CANCELLED)
 
 
 class PoisonMessage(Exception):
@@ -265,15 +263,19 @@ class KitchenWorker:
         self.ack(delivery)
 
     def cook(self, number: str) -> None:
-        order, started = services.order_start_cooking(number=number, worker_name=self.config.name)
-        if order.status in DONE_STATUSES:
-            log.info("order_skipped", f"Order {number} is already {order.status}", details=_ids(number))
+        try:
+            order, started = order_start_cooking(number=number, changed_by=self.config.name)
+        except TransitionNotAllowed as exc:  # ready, completed or cancelled already: nothing to cook
+            log.info("order_skipped", f"Order {number} is already {exc.order.status}", details=_ids(number))
             return
         action = "order_processing_started" if started else "order_processing_resumed"
         log.info(action, f"Cooking order {number}", details={**_ids(number), "order_type": order.order_type})
         remaining = (order.estimated_completion - timezone.now()).total_seconds()
         self.idle(max(0.0, remaining))
-        order, finished = services.order_mark_ready(number=number, worker_name=self.config.name)
+        try:
+            order, finished = services.worker_finish_order(number=number, worker_name=self.config.name)
+        except TransitionNotAllowed as exc:
+            finished, order = False, exc.order
         if finished:
             log.info(
                 "order_completed", f"Order {number} is ready", details={**_ids(number), "worker": self.config.name}

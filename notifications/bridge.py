@@ -19,8 +19,8 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.db import DatabaseError, connection
 
-from kitchen.selectors import order_views
 from notifications.subscriber import MalformedMessage, NotificationSubscriber, parse_status_update
+from orders.selectors import order_views
 from restaurant import broker
 from restaurant.broker import Delivery, TopologyMismatch
 from restaurant.lifecycle import StopFlag

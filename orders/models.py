@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import models
@@ -16,6 +17,26 @@ class OrderStatus(models.TextChoices):
     READY = "ready", "Ready"
     COMPLETED = "completed", "Completed"
     CANCELLED = "cancelled", "Cancelled"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A move of the order state machine: from any of `sources` to `target`."""
+
+    sources: frozenset[str]
+    target: str
+
+
+# The order state machine (SPEC §4, plus the kitchen display's recall of a bump): every allowed move,
+# named by the service function of orders/services.py that makes it. Nothing else says which status
+# may follow which; the writer of status rows checks every move against this table.
+TRANSITIONS: dict[str, Transition] = {
+    "start_cooking": Transition(frozenset({OrderStatus.RECEIVED}), OrderStatus.COOKING),
+    "mark_ready": Transition(frozenset({OrderStatus.COOKING}), OrderStatus.READY),
+    "complete": Transition(frozenset({OrderStatus.READY}), OrderStatus.COMPLETED),
+    "recall": Transition(frozenset({OrderStatus.COMPLETED}), OrderStatus.READY),
+    "cancel": Transition(frozenset({OrderStatus.RECEIVED, OrderStatus.COOKING}), OrderStatus.CANCELLED),
+}
 
 
 class Order(models.Model):

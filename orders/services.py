@@ -1,14 +1,21 @@
-"""Order writes (SPEC §3, §4). Every change of an order goes through a function here."""
+"""Order writes (SPEC §3, §4). Every change of an order goes through a function here.
+
+Status changes follow one rule, whoever asks (the API, the admin, a kitchen worker, the display):
+each `order_*` transition names its move in `orders.models.TRANSITIONS`; asking for the status the
+order is already in is a no-op (`changed` is False: a double click, a redelivery); any other move
+the table does not allow raises `TransitionNotAllowed`. Each returns `(order, changed)`.
+"""
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
+from orders.errors import OrderNotFound, RecallExpired, TransitionNotAllowed
+from orders.models import TRANSITIONS, Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.validation import OrderInput
-from restaurant.api import ApplicationError
 from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE, order_routing_key
 from restaurant.logging import service_logger
 from restaurant.outbox import outbox_enqueue
@@ -17,6 +24,7 @@ from restaurant.outbox import outbox_enqueue
 log = service_logger()
 
 ORDER_SERVICE = "order-service"
+COOKING_SECONDS = {"dine_in": 8, "takeout": 10, "delivery": 12}
 
 
 def format_order_number(day: date, sequence: int) -> str:
@@ -82,15 +90,9 @@ def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE) -> Order:
     return order
 
 
-class OrderNotFound(ApplicationError):
-    def __init__(self, number: str) -> None:
-        super().__init__(code="not_found", errors={"order_number": [f"no order {number}"]}, status_code=404)
-
-
-class TransitionNotAllowed(ApplicationError):
-    def __init__(self, order: Order, new_status: str) -> None:
-        message = f"cannot go from {order.status} to {new_status}"
-        super().__init__(code="transition_not_allowed", errors={"status": [message]}, status_code=409)
+def cooking_time(order_type: str) -> timedelta:
+    """How long an order of this type cooks (SPEC §4), scaled by COOKING_TIME_SCALE."""
+    return timedelta(seconds=COOKING_SECONDS[order_type] * settings.COOKING_TIME_SCALE)
 
 
 def status_update_message(*, order: Order, old_status: str, changed_by: str, at) -> dict[str, Any]:
@@ -105,91 +107,93 @@ def status_update_message(*, order: Order, old_status: str, changed_by: str, at)
     }
 
 
-def lock_order(number: str) -> Order:
+class StatusChange(NamedTuple):
+    order: Order
+    changed: bool  # False when the order already was in the status asked for
+
+
+def _lock_order(number: str) -> Order:
     """The order, row-locked until the caller's transaction ends: the compare half of every
     compare-and-set of a status, so a redelivery or a zombie worker can never log a status twice."""
     if not connection.in_atomic_block:
-        raise RuntimeError("lock_order must run inside a transaction")
+        raise RuntimeError("an order transition must run inside a transaction")
     order = Order.objects.select_for_update().filter(number=number).first()
     if order is None:
         raise OrderNotFound(number)
     return order
 
 
-def apply_transition(order: Order, *, to: str, changed_by: str, notes: str = "", **fields: Any) -> str:
-    """Move a locked order to status `to` (setting `fields` too), with its log row and its status
-    update in the outbox, in the caller's transaction. Returns the old status."""
+def _move(order: Order, move: str, *, changed_by: str, notes: str = "", **fields: Any) -> bool:
+    """The only writer of status rows: apply the table's `move` to a locked order (setting `fields`
+    too), with its log row and its status update in the outbox, in the caller's transaction.
+    False (and nothing written) when the order is already in the move's target status."""
+    transition = TRANSITIONS[move]
+    if order.status == transition.target:
+        return False
+    if order.status not in transition.sources:
+        raise TransitionNotAllowed(order, transition.target)
     old_status, now = order.status, timezone.now()
-    order.status = to
+    order.status = transition.target
     for name, value in fields.items():
         setattr(order, name, value)
     order.save(update_fields=["status", "updated_at", *fields])
-    OrderStatusLog.objects.create(order=order, status=to, changed_by=changed_by, changed_at=now, notes=notes)
+    OrderStatusLog.objects.create(order=order, status=order.status, changed_by=changed_by, changed_at=now, notes=notes)
     outbox_enqueue(
         exchange=NOTIFICATIONS_EXCHANGE,
         routing_key="",
         body=status_update_message(order=order, old_status=old_status, changed_by=changed_by, at=now),
     )
-    details = {"order_number": order.number, "old_status": old_status, "new_status": to, "changed_by": changed_by}
-    message = f"Order {order.number}: {old_status} -> {to} by {changed_by}"
+    details = {"order_number": order.number, "old_status": old_status, "new_status": order.status}
+    details["changed_by"] = changed_by
+    message = f"Order {order.number}: {old_status} -> {order.status} by {changed_by}"
     transaction.on_commit(lambda: log.info("order_status_changed", message, details=details))
-    return old_status
-
-
-def _staff_transition(
-    *, number: str, from_statuses: tuple[str, ...], to: str, changed_by: str, notes: str = ""
-) -> Order:
-    order = lock_order(number)
-    if order.status == to:
-        return order  # asked twice (a double click): already done
-    if order.status not in from_statuses:
-        raise TransitionNotAllowed(order, to)
-    apply_transition(order, to=to, changed_by=changed_by, notes=notes)
-    return order
+    return True
 
 
 @transaction.atomic
-def order_cancel(*, number: str, changed_by: str, reason: str = "") -> Order:
+def order_start_cooking(*, number: str, changed_by: str) -> StatusChange:
+    """received → cooking, by `changed_by` (who also becomes `processed_by`), due after the order
+    type's cooking time. Already cooking: no-op (a redelivery resumes the cook)."""
+    order = _lock_order(number)
+    due = timezone.now() + cooking_time(order.order_type)
+    changed = _move(order, "start_cooking", changed_by=changed_by, processed_by=changed_by, estimated_completion=due)
+    return StatusChange(order, changed)
+
+
+@transaction.atomic
+def order_mark_ready(*, number: str, changed_by: str) -> StatusChange:
+    """cooking → ready, with `completed_at`."""
+    order = _lock_order(number)
+    changed = _move(order, "mark_ready", changed_by=changed_by, processed_by=changed_by, completed_at=timezone.now())
+    return StatusChange(order, changed)
+
+
+@transaction.atomic
+def order_cancel(*, number: str, changed_by: str, reason: str = "") -> StatusChange:
     """Staff cancel an order that is received or cooking (SPEC §4)."""
-    return _staff_transition(
-        number=number,
-        from_statuses=(OrderStatus.RECEIVED, OrderStatus.COOKING),
-        to=OrderStatus.CANCELLED,
-        changed_by=changed_by,
-        notes=reason,
-    )
+    order = _lock_order(number)
+    return StatusChange(order, _move(order, "cancel", changed_by=changed_by, notes=reason))
 
 
 @transaction.atomic
-def order_mark_completed(*, number: str, changed_by: str) -> Order:
+def order_mark_completed(*, number: str, changed_by: str) -> StatusChange:
     """A ready order is handed over (bumped off the kitchen display, or completed in the admin)."""
-    return _staff_transition(
-        number=number, from_statuses=(OrderStatus.READY,), to=OrderStatus.COMPLETED, changed_by=changed_by
-    )
-
-
-class RecallExpired(ApplicationError):
-    def __init__(self, number: str, within: timedelta) -> None:
-        message = f"order {number} was completed more than {int(within.total_seconds() // 60)} minutes ago"
-        super().__init__(code="recall_expired", errors={"order_number": [message]}, status_code=409)
+    order = _lock_order(number)
+    return StatusChange(order, _move(order, "complete", changed_by=changed_by))
 
 
 @transaction.atomic
-def order_recall(*, number: str, changed_by: str, within: timedelta = timedelta(minutes=5)) -> Order:
+def order_recall(*, number: str, changed_by: str, within: timedelta = timedelta(minutes=5)) -> StatusChange:
     """Undo a bump: a completed order goes back to ready, within `within` of its completion.
 
     Its `ready` and `completed` log rows stay as history, marked superseded, so the new `ready` row
     (and the `completed` of the next bump) keep the one-live-row-per-status constraint.
     """
-    order = lock_order(number)
-    if order.status == OrderStatus.READY:
-        return order  # asked twice (a double click): already done
-    if order.status != OrderStatus.COMPLETED:
-        raise TransitionNotAllowed(order, OrderStatus.READY)
-    live = order.status_log.filter(superseded=False, status__in=[OrderStatus.READY, OrderStatus.COMPLETED])
-    completed = live.filter(status=OrderStatus.COMPLETED).first()
-    if completed is None or completed.changed_at < timezone.now() - within:
-        raise RecallExpired(number, within)
-    live.update(superseded=True)
-    apply_transition(order, to=OrderStatus.READY, changed_by=changed_by, notes="recalled from completed")
-    return order
+    order = _lock_order(number)
+    if order.status == OrderStatus.COMPLETED:
+        live = order.status_log.filter(superseded=False, status__in=[OrderStatus.READY, OrderStatus.COMPLETED])
+        completed = live.filter(status=OrderStatus.COMPLETED).first()
+        if completed is None or completed.changed_at < timezone.now() - within:
+            raise RecallExpired(number, within)
+        live.update(superseded=True)
+    return StatusChange(order, _move(order, "recall", changed_by=changed_by, notes="recalled from completed"))

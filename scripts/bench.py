@@ -563,7 +563,7 @@ async def watch_display(ws_url: str, headers: dict[str, str], origin: str, url: 
             except TimeoutError:
                 continue
             if message.get("type") == "order":
-                seen.setdefault(message["order"]["number"], time.monotonic())
+                seen.setdefault(message["order"]["order_number"], time.monotonic())
     latencies = sorted(1000 * (seen[number] - at) for number, at in posted.items() if number in seen)
     answer_ms.sort()
     late = sum(1 for number, at in posted.items() if number not in seen or seen[number] - at > 10)

@@ -10,10 +10,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kitchen.models import WorkerStatus
+from kitchen.selectors import worker_list
 from orders.models import OrderStatus
+from orders.selectors import order_get, order_history
 from restaurant.logging import service_logger
 from restaurant.openapi import DATABASE_DOWN, THROTTLED, error_response, retry_after_header
-from tracking import selectors
 
 log = service_logger("tracking-service")
 
@@ -71,7 +72,7 @@ class OrderStatusApi(TrackingApi):
         },
     )
     def get(self, request, number: str):
-        order = selectors.order_get(number=number)
+        order = order_get(number=number)
         return Response(self.OutputSerializer(order).data)
 
 
@@ -117,7 +118,7 @@ class OrderHistoryApi(TrackingApi):
         },
     )
     def get(self, request, number: str):
-        history = selectors.order_history(number=number)
+        history = order_history(number=number)
         return Response(self.OutputSerializer(history, many=True).data)
 
 
@@ -166,4 +167,4 @@ class WorkerStatusApi(TrackingApi):
         },
     )
     def get(self, request):
-        return Response(self.OutputSerializer(selectors.worker_list(), many=True).data)
+        return Response(self.OutputSerializer(worker_list(), many=True).data)

@@ -17,12 +17,12 @@ from django.db.models import Max
 from django.test import Client
 from django.urls import reverse
 
-from kitchen.selectors import order_views
-from kitchen.services import order_mark_ready, order_start_cooking
+from kitchen.services import worker_finish_order
 from notifications.bridge import KITCHEN_GROUP, DisplayBridge, order_group, stop_bridge
 from orders.models import Order, OrderStatusLog
 from orders.roles import KITCHEN, MANAGER
-from orders.services import order_cancel, order_create, order_mark_completed
+from orders.selectors import order_views
+from orders.services import order_cancel, order_create, order_mark_completed, order_start_cooking
 from orders.validation import validate_order
 from restaurant.asgi import application
 from restaurant.broker import NOTIFICATIONS_EXCHANGE
@@ -31,7 +31,7 @@ from tests.staff import logged_in
 from tests.support import order_payload
 
 TICKET_KEYS = {
-    "number",
+    "order_number",
     "status",
     "order_type",
     "table_number",
@@ -64,9 +64,9 @@ def make_order(status: str = "received", **fields) -> Order:
     payload = json.loads(json.dumps(order_payload(**fields)), parse_float=Decimal)
     order = order_create(data=validate_order(payload))
     if status in ("cooking", "ready", "completed"):
-        order_start_cooking(number=order.number, worker_name="chef_mario")
+        order_start_cooking(number=order.number, changed_by="chef_mario")
     if status in ("ready", "completed"):
-        order_mark_ready(number=order.number, worker_name="chef_mario")
+        worker_finish_order(number=order.number, worker_name="chef_mario")
     if status == "completed":
         order_mark_completed(number=order.number, changed_by="someone")
     if status == "cancelled":
@@ -184,7 +184,7 @@ def test_snapshot_holds_every_open_order_as_a_ticket_with_versions(group):
     snapshot = run(body)
     assert snapshot["type"] == "snapshot"
     assert snapshot["version"] == last_log_id()
-    tickets = {ticket["number"]: ticket for ticket in snapshot["orders"]}
+    tickets = {ticket["order_number"]: ticket for ticket in snapshot["orders"]}
     assert set(tickets) == {received.number, cooking.number, ready.number}
     for order in (received, cooking, ready):
         assert set(tickets[order.number]) == TICKET_KEYS
@@ -217,7 +217,7 @@ def test_an_update_sent_from_another_thread_reaches_the_kitchen_and_only_its_own
         await mine.receive_json_from(timeout=5)
         await theirs.receive_json_from(timeout=5)
 
-        await database_sync_to_async(order_start_cooking)(number=order.number, worker_name="chef_luigi")
+        await database_sync_to_async(order_start_cooking)(number=order.number, changed_by="chef_luigi")
         # What the bridge does for a status update, from a thread that is not the loop's.
         bridge = DisplayBridge(asyncio.get_running_loop())
         ticket, public = await database_sync_to_async(order_views)(order.number)
@@ -245,7 +245,7 @@ def test_an_update_sent_from_another_thread_reaches_the_kitchen_and_only_its_own
     assert status == {
         "type": "order",
         "order": {
-            "number": order.number,
+            "order_number": order.number,
             "status": "cooking",
             "order_type": "takeout",
             "estimated_completion": update["order"]["estimated_completion"],
@@ -274,7 +274,7 @@ def test_order_socket_shows_no_name_address_or_items_and_closes_for_an_unknown_o
     assert first == {
         "type": "order",
         "order": {
-            "number": order.number,
+            "order_number": order.number,
             "status": "received",
             "order_type": "delivery",
             "estimated_completion": None,
@@ -298,7 +298,7 @@ def test_a_status_change_reaches_the_sockets_through_the_relay_and_the_bridge(re
         snapshot = await kitchen.receive_json_from(timeout=10)
         await connect(mine)
         await mine.receive_json_from(timeout=5)
-        await database_sync_to_async(order_start_cooking)(number=order.number, worker_name="chef_mario")
+        await database_sync_to_async(order_start_cooking)(number=order.number, changed_by="chef_mario")
         update = await kitchen.receive_json_from(timeout=15)
         status = await mine.receive_json_from(timeout=5)
         await kitchen.disconnect()
@@ -307,7 +307,7 @@ def test_a_status_change_reaches_the_sockets_through_the_relay_and_the_bridge(re
 
     snapshot, update, status = run(body)
     assert update["type"] == "order"
-    assert update["order"]["number"] == order.number and update["order"]["status"] == "cooking"
+    assert update["order"]["order_number"] == order.number and update["order"]["status"] == "cooking"
     assert update["version"] == last_log_id(order) > snapshot["version"]
     assert status["order"]["status"] == "cooking" and status["version"] == update["version"]
 
@@ -329,7 +329,7 @@ def test_a_new_order_reaches_the_kitchen_socket_through_its_order_message(relay)
     snapshot, order, update = run(body)
     assert snapshot["orders"] == []
     assert update["type"] == "order"
-    assert update["order"]["number"] == order.number and update["order"]["status"] == "received"
+    assert update["order"]["order_number"] == order.number and update["order"]["status"] == "received"
     assert update["version"] == last_log_id(order) > snapshot["version"]
 
 
@@ -387,7 +387,7 @@ def test_recall_over_the_socket_brings_a_bumped_order_back_to_ready():
         return snapshot, done
 
     snapshot, done = run(body)
-    assert order.number not in {ticket["number"] for ticket in snapshot["orders"]}
+    assert order.number not in {ticket["order_number"] for ticket in snapshot["orders"]}
     assert done == {"type": "done", "action": "recall", "order_number": order.number}
     order.refresh_from_db()
     assert order.status == "ready"
@@ -456,8 +456,8 @@ def test_a_cancel_from_the_admin_reaches_a_live_kitchen_display(relay):
         return snapshot, status_code, update
 
     snapshot, status_code, update = run(body)
-    assert order.number in [ticket["number"] for ticket in snapshot["orders"]]
+    assert order.number in [ticket["order_number"] for ticket in snapshot["orders"]]
     assert status_code == 302  # the action ran and went back to the list
     assert update["type"] == "order"
-    assert update["order"]["number"] == order.number and update["order"]["status"] == "cancelled"
+    assert update["order"]["order_number"] == order.number and update["order"]["status"] == "cancelled"
     assert update["version"] == last_log_id(order) > snapshot["version"]

@@ -71,7 +71,7 @@ def test_a_bump_through_one_display_process_reaches_a_client_of_another(processe
 
     first, snapshot, done, update_b, update_a = asyncio.run(body())
     assert first["order"]["status"] == "ready"
-    assert order.number in {ticket["number"] for ticket in snapshot["orders"]}
+    assert order.number in {ticket["order_number"] for ticket in snapshot["orders"]}
     assert done == {"type": "done", "action": "bump", "order_number": order.number}
     assert Order.objects.get(pk=order.pk).status == "completed"
     assert update_b["version"] > first["version"]

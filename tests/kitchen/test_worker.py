@@ -15,9 +15,9 @@ import pika
 import pytest
 
 from kitchen.models import Worker, WorkerStatus
-from kitchen.services import WorkerAlreadyOnline, cooking_time, worker_is_stale, worker_register
+from kitchen.services import WorkerAlreadyOnline, worker_register
 from orders.models import Order, OrderStatus, OrderStatusLog
-from orders.services import order_create
+from orders.services import cooking_time, order_create
 from orders.validation import validate_order
 from restaurant import broker
 from restaurant.logging import request_id_var
@@ -241,7 +241,7 @@ def test_name_of_a_killed_worker_is_refused_until_its_heartbeat_is_stale(start_w
         worker_register(name="chef_gone", order_types=None, heartbeat_interval=1, instance_id="too-early")
     assert worker_row("chef_gone").instance_id == row.instance_id
 
-    wait_for(lambda: worker_is_stale(worker_row("chef_gone")), timeout=20, message="the heartbeat to go stale")
+    wait_for(lambda: worker_row("chef_gone").is_stale(), timeout=20, message="the heartbeat to go stale")
     successor = start_worker("chef_gone", "--heartbeat-interval=1")
 
     taken = worker_row("chef_gone")

@@ -15,7 +15,6 @@ import pytest
 from django.db import transaction
 
 from kitchen.models import Worker, WorkerStatus
-from kitchen.services import worker_is_stale
 from orders.models import Order, OrderStatus, OrderStatusLog
 from orders.services import order_create
 from orders.validation import validate_order
@@ -262,7 +261,7 @@ def test_a_stalled_worker_whose_name_was_taken_over_stops_when_it_wakes(start_wo
     first.send(signal.SIGSTOP)
     try:
         wait_for(
-            lambda: worker_is_stale(Worker.objects.get(name="chef_twin")),
+            lambda: Worker.objects.get(name="chef_twin").is_stale(),
             timeout=TIMEOUT,
             interval=0.2,
             message="the stalled worker to go stale",
@@ -281,4 +280,4 @@ def test_a_stalled_worker_whose_name_was_taken_over_stops_when_it_wakes(start_wo
     second.wait_for_action("heartbeat_sent", count=beats + 2, timeout=TIMEOUT)
     assert second.proc.poll() is None
     worker = Worker.objects.get(name="chef_twin")
-    assert worker.status == WorkerStatus.ONLINE and not worker_is_stale(worker)
+    assert worker.status == WorkerStatus.ONLINE and not worker.is_stale()

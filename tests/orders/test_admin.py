@@ -14,9 +14,10 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 
-from kitchen.services import order_mark_ready, order_start_cooking, worker_register
+from kitchen.services import worker_finish_order, worker_register
 from orders.models import Order, OrderStatus, OrderStatusLog
 from orders.roles import ROLE_PERMISSIONS
+from orders.services import order_start_cooking
 from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE
 from restaurant.models import OutboxMessage
 from tests.staff import FRONT_OF_HOUSE, KITCHEN, MANAGER, logged_in, make_order, messages_of, staff_user
@@ -33,8 +34,8 @@ def change_url(order: Order) -> str:
 
 def ready_order(**overrides) -> Order:
     order = make_order(**overrides)
-    order_start_cooking(number=order.number, worker_name="chef_test")
-    order_mark_ready(number=order.number, worker_name="chef_test")
+    order_start_cooking(number=order.number, changed_by="chef_test")
+    worker_finish_order(number=order.number, worker_name="chef_test")
     order.refresh_from_db()
     assert order.status == OrderStatus.READY
     return order

@@ -16,9 +16,9 @@ import requests
 from django.utils import timezone
 
 from kitchen.models import Worker, WorkerStatus
-from kitchen.services import order_mark_ready, order_start_cooking
+from kitchen.services import worker_finish_order
 from orders.models import Order, OrderStatus
-from orders.services import order_create
+from orders.services import order_create, order_start_cooking
 from orders.validation import validate_order
 from tests.support import order_payload, wait_for
 
@@ -85,7 +85,7 @@ def test_status_of_a_new_order_has_the_spec_fields_and_types(client, prefix):
 @pytest.mark.parametrize("prefix", PREFIXES)
 def test_status_of_an_order_being_cooked_names_the_worker_and_the_estimate(client, prefix):
     order = create_order()
-    order_start_cooking(number=order.number, worker_name="chef_mario")
+    order_start_cooking(number=order.number, changed_by="chef_mario")
 
     body = get_json(client, f"{prefix}/orders/{order.number}/status")
 
@@ -105,8 +105,8 @@ def test_status_of_an_order_being_cooked_names_the_worker_and_the_estimate(clien
 def test_history_lists_every_change_of_a_cooked_order_oldest_first(client, prefix):
     order = create_order()
     create_order()  # another order's rows must not show up
-    order_start_cooking(number=order.number, worker_name="chef_mario")
-    order_mark_ready(number=order.number, worker_name="chef_mario")
+    order_start_cooking(number=order.number, changed_by="chef_mario")
+    worker_finish_order(number=order.number, worker_name="chef_mario")
 
     body = get_json(client, f"{prefix}/orders/{order.number}/history")
 
@@ -124,8 +124,8 @@ def test_history_lists_every_change_of_a_cooked_order_oldest_first(client, prefi
 @pytest.mark.django_db
 def test_history_keeps_insertion_order_for_changes_with_the_same_timestamp(client):
     order = create_order()
-    order_start_cooking(number=order.number, worker_name="chef_mario")
-    order_mark_ready(number=order.number, worker_name="chef_mario")
+    order_start_cooking(number=order.number, changed_by="chef_mario")
+    worker_finish_order(number=order.number, worker_name="chef_mario")
     # Same instant for every row: the log's own order (its id) decides.
     order.status_log.update(changed_at=timezone.now())
 

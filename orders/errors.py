@@ -1,0 +1,23 @@
+"""The errors of order reads and writes, in the API's one error shape (restaurant/api.py)."""
+
+from datetime import timedelta
+
+from restaurant.api import ApplicationError
+
+
+class OrderNotFound(ApplicationError):
+    def __init__(self, number: str) -> None:
+        super().__init__(code="not_found", errors={"order_number": [f"no order {number}"]}, status_code=404)
+
+
+class TransitionNotAllowed(ApplicationError):
+    def __init__(self, order, new_status: str) -> None:
+        message = f"cannot go from {order.status} to {new_status}"
+        super().__init__(code="transition_not_allowed", errors={"status": [message]}, status_code=409)
+        self.order = order
+
+
+class RecallExpired(ApplicationError):
+    def __init__(self, number: str, within: timedelta) -> None:
+        message = f"order {number} was completed more than {int(within.total_seconds() // 60)} minutes ago"
+        super().__init__(code="recall_expired", errors={"order_number": [message]}, status_code=409)

@@ -1,0 +1,78 @@
+"""Order reads: what tracking answers, the kitchen display's tickets and snapshot, and the public
+status of one order. Nothing here writes, and nothing here imports a service.
+
+A `version` is an `order_status_log` id: the snapshot's is the highest one, an order's is the
+highest of its own rows. A client drops an update whose version is not above what it has.
+"""
+
+from typing import Any
+
+from django.db.models import Max, QuerySet
+
+from orders.errors import OrderNotFound
+from orders.models import Order, OrderStatus, OrderStatusLog
+
+OFF_DISPLAY = (OrderStatus.COMPLETED, OrderStatus.CANCELLED)
+
+
+def order_get(*, number: str) -> Order:
+    # PostgreSQL text cannot hold NUL: such a number (from a URL's %00) names no order, not a 500.
+    order = None if "\x00" in number else Order.objects.filter(number=number).first()
+    if order is None:
+        raise OrderNotFound(number)
+    return order
+
+
+def order_history(*, number: str) -> QuerySet[OrderStatusLog]:
+    order = order_get(number=number)
+    return OrderStatusLog.objects.filter(order=order).order_by("changed_at", "id")
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def kitchen_ticket(order: Order) -> dict[str, Any]:
+    """An order as a kitchen ticket; `order` carries `version` (annotated) and prefetched items."""
+    return {
+        "order_number": order.number,
+        "status": order.status,
+        "order_type": order.order_type,
+        "table_number": order.table_number,
+        "delivery_address": order.delivery_address,
+        "priority": order.priority,
+        "items": [{"name": item.name, "quantity": item.quantity} for item in order.items.all()],
+        "created_at": _iso(order.created_at),
+        "processed_by": order.processed_by,
+        "estimated_completion": _iso(order.estimated_completion),
+        "version": order.version,
+    }
+
+
+def public_status(order: Order) -> dict[str, Any]:
+    """What anyone holding the order number may see: no name, no address, no items."""
+    return {
+        "order_number": order.number,
+        "status": order.status,
+        "order_type": order.order_type,
+        "estimated_completion": _iso(order.estimated_completion),
+        "version": order.version,
+    }
+
+
+def _orders():
+    return Order.objects.annotate(version=Max("status_log__id")).prefetch_related("items")
+
+
+def kitchen_snapshot() -> dict[str, Any]:
+    # The version first: an order changed while the orders are read shows its newer state, and its
+    # update (a higher version) is applied again, harmlessly.
+    version = OrderStatusLog.objects.aggregate(version=Max("id"))["version"] or 0
+    orders = _orders().exclude(status__in=OFF_DISPLAY).order_by("-priority", "created_at")
+    return {"type": "snapshot", "orders": [kitchen_ticket(order) for order in orders], "version": version}
+
+
+def order_views(number: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The kitchen ticket and the public status of one order, or None if there is no such order."""
+    order = _orders().filter(number=number).first()
+    return (kitchen_ticket(order), public_status(order)) if order is not None else None
