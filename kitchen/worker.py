@@ -20,6 +20,7 @@ from django.utils import timezone
 from pika.exceptions import AMQPError
 
 from kitchen import services
+from orders.models import OrderType
 from orders.services import OrderNotFound, TransitionNotAllowed, order_start_cooking
 from restaurant import broker
 from restaurant.broker import Delivery, TopologyMismatch
@@ -63,7 +64,7 @@ def parse_order_message(body: bytes) -> dict[str, Any]:
     number, order_type = message.get("order_number"), message.get("order_type")
     if not isinstance(number, str) or not ORDER_NUMBER.fullmatch(number):
         raise PoisonMessage(f"invalid order_number: {number!r}")
-    if order_type not in broker.ORDER_TYPES:
+    if order_type not in OrderType.values:
         raise PoisonMessage(f"invalid order_type: {order_type!r}")
     if not isinstance(message.get("items"), list) or not message["items"]:
         raise PoisonMessage("invalid items")

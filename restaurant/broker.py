@@ -14,8 +14,22 @@ from restaurant.logging import json_value
 ORDERS_EXCHANGE = "orders_topic"
 NOTIFICATIONS_EXCHANGE = "notifications_fanout"
 DEAD_LETTER_QUEUE = "dead_letter_queue"
-ORDER_TYPES = ("dine_in", "takeout", "delivery")
 MAX_PRIORITY = 10
+
+# The order types that get a kitchen queue: OrderType's, handed over by the orders app when Django
+# starts (orders/apps.py), so that this module names them nowhere and imports no app.
+_kitchen_order_types: tuple[str, ...] = ()
+
+
+def set_kitchen_order_types(order_types) -> None:
+    global _kitchen_order_types
+    _kitchen_order_types = tuple(order_types)
+
+
+def kitchen_order_types() -> tuple[str, ...]:
+    if not _kitchen_order_types:
+        raise RuntimeError("no order types registered: Django is not set up (orders/apps.py registers them)")
+    return _kitchen_order_types
 
 
 def kitchen_queue(order_type: str) -> str:
@@ -88,7 +102,7 @@ def declare_topology(channel) -> None:
         channel.exchange_declare(ORDERS_EXCHANGE, exchange_type="topic", durable=True)
         declare_notifications_exchange(channel)
         channel.queue_declare(DEAD_LETTER_QUEUE, durable=True)
-        for order_type in ORDER_TYPES:
+        for order_type in kitchen_order_types():
             queue = kitchen_queue(order_type)
             channel.queue_declare(queue, durable=True, arguments=kitchen_queue_arguments())
             channel.queue_bind(queue, ORDERS_EXCHANGE, routing_key=f"kitchen.{order_type}.*")

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import pytest
 from django.db import connection
 
+from orders.models import OrderType
 from restaurant import broker
 from tests import settings as test_settings
 from tests.support import ManagedProcess, admin_connection, manage, rabbitmqctl, start_web
@@ -52,7 +53,7 @@ def amqp_channel(rabbitmq_vhost):
     """A channel on this run's vhost with the SPEC topology declared and its queues empty."""
     conn = broker.connect(client_name="pytest")
     channel = conn.channel()
-    for order_type in broker.ORDER_TYPES:
+    for order_type in OrderType.values:
         channel.queue_delete(broker.kitchen_queue(order_type))
     channel.queue_delete(broker.DEAD_LETTER_QUEUE)
     broker.declare_topology(channel)

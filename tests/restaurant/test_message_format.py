@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import requests
 
+from orders.models import OrderType
 from restaurant import broker
 from tests.support import bind_probe_queue, get_messages, order_payload, wait_for
 
@@ -124,7 +125,7 @@ def test_orders_land_in_the_kitchen_queue_of_their_type_with_their_priority(web_
         assert json.loads(body)["order_number"] == number
         assert method.routing_key == f"kitchen.{order_type}.{priority}"
         assert properties.priority == priority
-    for order_type in broker.ORDER_TYPES:
+    for order_type in OrderType.values:
         queue = amqp_channel.queue_declare(broker.kitchen_queue(order_type), passive=True)
         assert queue.method.message_count == 0, f"{order_type} queue holds another order's message"
 

@@ -6,7 +6,7 @@ from django.db import InterfaceError, OperationalError, connection
 
 from kitchen.services import WorkerAlreadyOnline
 from kitchen.worker import KitchenWorker, WorkerConfig, log
-from restaurant import broker
+from orders.models import OrderType
 from restaurant import logging as app_logging
 from restaurant.broker import TopologyMismatch
 from restaurant.lifecycle import Backoff, StopFlag, sleep_unless_stopped
@@ -14,10 +14,10 @@ from restaurant.lifecycle import Backoff, StopFlag, sleep_unless_stopped
 
 def order_types(value: str) -> tuple[str, ...]:
     types = tuple(dict.fromkeys(t.strip() for t in value.split(",") if t.strip()))
-    unknown = [t for t in types if t not in broker.ORDER_TYPES]
+    unknown = [t for t in types if t not in OrderType.values]
     if not types or unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown order type {', '.join(unknown) or value!r}: choose from {', '.join(broker.ORDER_TYPES)}"
+            f"unknown order type {', '.join(unknown) or value!r}: choose from {', '.join(OrderType.values)}"
         )
     return types
 
@@ -56,7 +56,7 @@ class Command(BaseCommand):
         stop = StopFlag().install()
         config = WorkerConfig(
             name=worker_name,
-            order_types=order_types or broker.ORDER_TYPES,
+            order_types=order_types or tuple(OrderType.values),
             prefetch=prefetch,
             heartbeat_interval=heartbeat_interval,
             amqp_heartbeat=amqp_heartbeat,
