@@ -1,12 +1,12 @@
 """Live fan-out to browsers: every display (daphne) process relays `notifications_fanout` to the
 WebSocket clients it serves, through Channels' in-memory layer (no Redis: one process, one layer).
 
-The bridge is a notification subscriber (its own exclusive, auto-delete queue, capped back-off,
-reconnects) run on a thread of the display process, started by the first WebSocket client. Its queue
-is also bound to the order messages of `orders_topic`: a new order has no status update, yet the
-boards must show it at once. For each message it reads the order with the ORM and hands it to the
-event loop that serves the consumers: the in-memory layer belongs to that loop, so it is only ever
-called on it.
+The bridge is a QueueConsumer (restaurant/consumer.py) on a thread of the display process, with
+its own exclusive, auto-delete queue on the fanout (as an anonymous notification subscriber),
+also bound to the order messages of `orders_topic`: a new order has no status update, yet the
+boards must show it at once. For each message it reads the order with the ORM and hands it to
+the event loop that serves the consumers: the in-memory layer belongs to that loop, so it is only
+ever called on it.
 """
 
 import asyncio
@@ -20,9 +20,10 @@ from channels.layers import get_channel_layer
 from django.db import DatabaseError, connection
 
 from kitchen.selectors import order_views
-from notifications.subscriber import MalformedMessage, NotificationSubscriber, parse_status_update
+from notifications.subscriber import MalformedMessage, declare_subscriber_queue, parse_status_update
 from restaurant import broker
 from restaurant.broker import Delivery, TopologyMismatch
+from restaurant.consumer import QueueConsumer
 from restaurant.lifecycle import StopFlag
 from restaurant.logging import service_logger
 
@@ -37,12 +38,16 @@ def order_group(number: str) -> str:
     return f"order.{number}"
 
 
-class DisplayBridge(NotificationSubscriber):
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(name=None, stop=StopFlag(), out=None)
+class DisplayBridge(QueueConsumer):
+    log = log
+    label = "Display bridge"
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, prefetch: int = 10) -> None:
+        super().__init__(stop=StopFlag(), prefetch=prefetch)
         self.loop = loop
         self.layer = get_channel_layer()
-        self.connected = threading.Event()
+        self.queue: str | None = None
+        self.consuming = threading.Event()
         self.connections = 0
         self.thread = threading.Thread(target=self._run, name="display-bridge", daemon=True)
 
@@ -67,31 +72,34 @@ class DisplayBridge(NotificationSubscriber):
         finally:
             connection.close()
 
-    def connect(self) -> None:
-        if self.amqp is not None and self.amqp.is_open:
-            return
-        super().connect()
+    # --- the consumer's hooks -----------------------------------------------------------------
+
+    def declare(self) -> None:
+        """An anonymous subscriber's queue, also bound to the order messages: a new order has a
+        `received` log row but no status update (SPEC §4), and the boards must show it at once."""
+        self.queue = declare_subscriber_queue(self.channel, None)
+        with broker.topology_checked():
+            self.channel.exchange_declare(broker.ORDERS_EXCHANGE, exchange_type="topic", durable=True)
+            self.channel.queue_bind(self.queue, broker.ORDERS_EXCHANGE, routing_key="kitchen.#")
+
+    def queues(self) -> list[str]:
+        return [self.queue]
+
+    def on_connected(self) -> None:
+        log.info("broker_connected", f"Consuming {self.queue}", details={"queue": self.queue, "durable": False})
         if self.connections:
             # Updates published while we were away are lost to this queue: have every client
             # take a fresh snapshot instead.
             self.send(KITCHEN_GROUP, {"type": "resync"})
             self.send(TRACK_GROUP, {"type": "resync"})
         self.connections += 1
-        self.connected.set()
+        self.consuming.set()
 
     def disconnect(self) -> None:
-        self.connected.clear()
+        self.consuming.clear()
         super().disconnect()
 
-    def declare(self) -> None:
-        """The subscriber's queue on the fanout, also bound to the order messages: a new order has
-        a `received` log row but no status update (SPEC §4), and the boards must show it at once."""
-        super().declare()
-        with broker.topology_checked():
-            self.channel.exchange_declare(broker.ORDERS_EXCHANGE, exchange_type="topic", durable=True)
-            self.channel.queue_bind(self.queue, broker.ORDERS_EXCHANGE, routing_key="kitchen.#")
-
-    def _handle(self, delivery: Delivery) -> None:
+    def handle(self, delivery: Delivery) -> None:
         tag = delivery.method.delivery_tag
         try:
             if delivery.method.exchange == broker.ORDERS_EXCHANGE:
@@ -109,7 +117,7 @@ class DisplayBridge(NotificationSubscriber):
         except DatabaseError as exc:
             log.error("display_order_unreadable", f"Order {number} unreadable, retrying", exc_info=exc)
             self.channel.basic_nack(tag, requeue=True)
-            self.amqp.sleep(1.0)  # not a hot loop while the database is down; heartbeats still served
+            self.sleep(1.0)  # not a hot loop while the database is down
             return
         finally:
             connection.close()  # back to the pool (or closed): the thread holds none while it waits
@@ -157,7 +165,7 @@ async def ensure_bridge(*, wait: float = 3.0) -> DisplayBridge:
             _bridge = DisplayBridge(loop).start()
         bridge = _bridge
     deadline = time.monotonic() + wait
-    while not bridge.connected.is_set() and time.monotonic() < deadline:
+    while not bridge.consuming.is_set() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     return bridge
 

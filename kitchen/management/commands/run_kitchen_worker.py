@@ -9,7 +9,7 @@ from kitchen.worker import KitchenWorker, WorkerConfig, log
 from restaurant import broker
 from restaurant import logging as app_logging
 from restaurant.broker import TopologyMismatch
-from restaurant.lifecycle import Backoff, StopFlag, sleep_unless_stopped
+from restaurant.lifecycle import Backoff, StopFlag, sleep
 
 
 def order_types(value: str) -> tuple[str, ...]:
@@ -75,7 +75,7 @@ class Command(BaseCommand):
                 connection.close()
                 delay = backoff.next_delay()
                 log.error("database_unavailable", f"Cannot register, retrying in {delay:.1f}s", exc_info=exc)
-                sleep_unless_stopped(stop, delay)
+                sleep(delay, stop=stop)
                 if stop.is_set:
                     sys.exit(0)
         try:
