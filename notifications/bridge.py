@@ -7,6 +7,11 @@ also bound to the order messages of `orders_topic`: a new order has no status up
 boards must show it at once. For each message it reads the order with the ORM and hands it to
 the event loop that serves the consumers: the in-memory layer belongs to that loop, so it is only
 ever called on it.
+
+Its lifecycle has one home, `bridges` (a `BridgeRegistry`): the first WebSocket client of a
+process starts its bridge (`await bridges.ensure()`, which kitchen/consumers.py calls as
+`ensure_bridge`); `bridges.stop()` (`stop_bridge`) stops it. There is one bridge per event loop
+that serves clients: in a display process, one.
 """
 
 import asyncio
@@ -149,30 +154,37 @@ def parse_order_number(body: bytes) -> str:
     return number
 
 
-_bridge: DisplayBridge | None = None
-_bridge_lock = threading.Lock()
+class BridgeRegistry:
+    """The display bridge of this process: started by its first WebSocket client, replaced when a
+    new event loop serves the clients (a test's) or its thread has died."""
+
+    def __init__(self) -> None:
+        self._bridge: DisplayBridge | None = None
+        self._lock = threading.Lock()
+
+    async def ensure(self, *, wait: float = 3.0) -> DisplayBridge:
+        """The running loop's bridge, started on first use; waits (up to `wait` s) until it
+        consumes, so a snapshot taken next misses no update."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            bridge = self._bridge
+            if bridge is None or bridge.loop is not loop or not bridge.thread.is_alive():
+                if bridge is not None:
+                    bridge.stop.set()
+                bridge = self._bridge = DisplayBridge(loop).start()
+        deadline = time.monotonic() + wait
+        while not bridge.consuming.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return bridge
+
+    def stop(self) -> None:
+        with self._lock:
+            bridge, self._bridge = self._bridge, None
+        if bridge is not None:
+            bridge.close()
 
 
-async def ensure_bridge(*, wait: float = 3.0) -> DisplayBridge:
-    """The bridge of the running loop, started on first use; waits (up to `wait` s) until it
-    consumes, so a snapshot taken next misses no update. A new loop (a test's) gets a new bridge."""
-    global _bridge
-    loop = asyncio.get_running_loop()
-    with _bridge_lock:
-        if _bridge is None or _bridge.loop is not loop or not _bridge.thread.is_alive():
-            if _bridge is not None:
-                _bridge.stop.set()
-            _bridge = DisplayBridge(loop).start()
-        bridge = _bridge
-    deadline = time.monotonic() + wait
-    while not bridge.consuming.is_set() and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    return bridge
-
-
-def stop_bridge() -> None:
-    global _bridge
-    with _bridge_lock:
-        bridge, _bridge = _bridge, None
-    if bridge is not None:
-        bridge.close()
+bridges = BridgeRegistry()
+# The names kitchen/consumers.py and the tests call.
+ensure_bridge = bridges.ensure
+stop_bridge = bridges.stop
