@@ -32,7 +32,9 @@ from restaurant.consumer import QueueConsumer
 from restaurant.lifecycle import StopFlag
 from restaurant.logging import service_logger
 
-log = service_logger("notification-subscriber")
+# No fixed service: the bridge is a part of the display process, not a subscriber process of its
+# own, so its lines say what that process's say (`kitchen-display`, set by restaurant/asgi.py).
+log = service_logger()
 
 KITCHEN_GROUP = "kitchen"  # every kitchen display: every update, as a full ticket
 TRACK_GROUP = "track"  # every public tracking page (told to reload after a broker outage)
