@@ -139,11 +139,8 @@ def test_a_stop_cancels_the_consumer_and_requeues_what_was_prefetched_unhandled(
     for body in (b"one", b"two", b"three"):
         publish(amqp_channel, queue, body)
 
-    def prefetched():
-        recorder.amqp.process_data_events(time_limit=0.1)  # fills `pending`, handles nothing
-        return len(recorder.pending) == 3
-
-    wait_for(prefetched, timeout=TIMEOUT, message="three deliveries prefetched")
+    # A wait serves the connection: the callback fills `pending`, nothing is handled.
+    wait_for(lambda: recorder.sleep(0.1) or len(recorder.pending) == 3, timeout=TIMEOUT, message="3 prefetched")
     recorder.stop.set()
     with caplog.at_level(logging.INFO):
         assert recorder.run() == 0
