@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from kitchen.selectors import is_kitchen_staff
-from notifications.bridge import KITCHEN_GROUP, TRACK_GROUP, ensure_bridge, order_group
+from notifications.bridge import KITCHEN_GROUP, TRACK_GROUP, bridges, order_group
 from orders.selectors import kitchen_snapshot, order_views
 from orders.services import order_mark_completed, order_recall
 from restaurant.api import ApplicationError
@@ -27,7 +27,7 @@ class KitchenConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=FORBIDDEN)
             return
         self.username = user.get_username()
-        await ensure_bridge()
+        await bridges.ensure()
         await self.channel_layer.group_add(KITCHEN_GROUP, self.channel_name)
         await self.send_snapshot()
 
@@ -70,7 +70,7 @@ class OrderConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.number = self.scope["url_route"]["kwargs"]["number"]
         await self.accept()
-        await ensure_bridge()
+        await bridges.ensure()
         await self.channel_layer.group_add(order_group(self.number), self.channel_name)
         await self.channel_layer.group_add(TRACK_GROUP, self.channel_name)
         if not await self.send_status():

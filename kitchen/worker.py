@@ -1,16 +1,14 @@
 """The kitchen worker (SPEC §4): cooks orders off the kitchen queues, one at a time.
 
-Shape (as healthchecks' sendalerts): signal handlers only set a flag; `run` loops over small
-steps; connections are re-made with capped back-off. Deliveries are only appended to a local
-queue by pika's callback and cooked by the main loop, so cooking never runs inside a pika
-callback. While cooking, `connection.sleep` keeps the AMQP heartbeats flowing and the loop
-keeps the worker's DB heartbeat going.
+A QueueConsumer (restaurant/consumer.py: the loop, the reconnections, the drain on stop): this
+module says which queues it consumes and how it cooks one delivery. While cooking, the
+connection's `sleep` keeps the AMQP heartbeats flowing and `tick` keeps the worker's DB
+heartbeat going.
 """
 
 import re
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +22,9 @@ from orders.models import OrderType
 from orders.services import OrderNotFound, TransitionNotAllowed, order_start_cooking
 from restaurant import broker
 from restaurant.broker import Delivery, TopologyMismatch
+from restaurant.consumer import BrokerLost, QueueConsumer
 from restaurant.lifecycle import Backoff, StopFlag
-from restaurant.logging import request_id_bound, service_logger
+from restaurant.logging import service_logger
 
 log = service_logger("kitchen-worker")
 
@@ -35,10 +34,6 @@ ORDER_NUMBER = re.compile(r"ORD_\d{8}_\d{3,}")
 
 class PoisonMessage(Exception):
     """A message that can never succeed: it goes to the dead-letter queue with this reason."""
-
-
-class BrokerLost(Exception):
-    """The AMQP connection or our consumer is gone; reconnect (unacked messages are redelivered)."""
 
 
 class TakenOver(Exception):
@@ -71,18 +66,27 @@ def parse_order_message(body: bytes) -> dict[str, Any]:
     return message
 
 
-class KitchenWorker:
+class KitchenWorker(QueueConsumer):
+    log = log
+    global_qos = True  # the prefetch limit is for the whole worker, across its queues
+
     def __init__(self, config: WorkerConfig, *, stop: StopFlag) -> None:
+        super().__init__(stop=stop, prefetch=config.prefetch)
         self.config = config
-        self.stop = stop
+        self.amqp_heartbeat = config.amqp_heartbeat
         self.instance_id = uuid.uuid4().hex
-        self.backoff = Backoff()
-        self.amqp: pika.BlockingConnection | None = None
-        self.channel = None
-        self.pending: deque[Delivery] = deque()
-        self.consumer_cancelled = False
+        # Order retries have their own pace: a failing order must not slow the next reconnection.
+        self.retry_backoff = Backoff()
         self.failures: dict[str, int] = {}
         self.next_heartbeat = 0.0
+
+    @property
+    def client_name(self) -> str:
+        return f"kitchen-worker:{self.config.name}"
+
+    @property
+    def label(self) -> str:
+        return f"Worker {self.config.name}"
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -103,111 +107,34 @@ class KitchenWorker:
         )
 
     def run(self) -> int:
-        while not self.stop.is_set:
-            try:
-                self.connect()
-                self.step()
-            except TopologyMismatch:
-                raise
-            except TakenOver as exc:
-                log.error("worker_taken_over", str(exc), details={"worker_name": self.config.name})
-                self.disconnect()
-                return 1
-            except (BrokerLost, AMQPError, OSError) as exc:
-                self.disconnect()
-                delay = self.backoff.next_delay()
-                log.error(
-                    "broker_connection_lost",
-                    f"RabbitMQ connection lost, reconnecting in {delay:.1f}s",
-                    details={"retry_in_seconds": round(delay, 2)},
-                    exc_info=exc,
-                )
-                self.idle(delay, interruptible=True)
-        self.shutdown()
-        return 0
+        try:
+            return super().run()
+        except TakenOver as exc:
+            log.error("worker_taken_over", str(exc), details={"worker_name": self.config.name})
+            self.disconnect()  # and not offline: the row is the new owner's
+            return 1
+        except TopologyMismatch:
+            self.shutdown()  # offline: nobody cooks under this name until an operator acts
+            raise
 
-    def connect(self) -> None:
-        if self.amqp is not None and self.amqp.is_open:
-            return
-        cfg = self.config
-        self.pending.clear()  # deliveries of a dead channel are redelivered by the broker
-        self.consumer_cancelled = False
-        self.amqp = broker.connect(heartbeat=cfg.amqp_heartbeat, client_name=f"kitchen-worker:{cfg.name}")
-        self.channel = self.amqp.channel()
+    def queues(self) -> list[str]:
+        return [broker.kitchen_queue(order_type) for order_type in self.config.order_types]
+
+    def declare(self) -> None:
         self.channel.confirm_delivery()  # for dead-letter publishes
         broker.declare_topology(self.channel)
-        # global_qos: the prefetch limit is for the whole worker, across its queues.
-        self.channel.basic_qos(prefetch_count=cfg.prefetch, global_qos=True)
-        self.channel.add_on_cancel_callback(self._on_consumer_cancelled)
-        for order_type in cfg.order_types:
-            self.channel.basic_consume(broker.kitchen_queue(order_type), self._on_delivery)
-        log.info(
-            "broker_connected",
-            "Consuming kitchen queues",
-            details={"queues": [broker.kitchen_queue(t) for t in cfg.order_types]},
-        )
 
-    def _on_delivery(self, channel, method, properties, body) -> None:
-        self.pending.append(Delivery(method, properties, body))
+    def on_connected(self) -> None:
+        log.info("broker_connected", "Consuming kitchen queues", details={"queues": self.queues()})
 
-    def _on_consumer_cancelled(self, frame) -> None:
-        self.consumer_cancelled = True
-
-    def step(self) -> None:
-        """Handle one delivery, or wait briefly for one."""
-        self.heartbeat_if_due()
-        if self.consumer_cancelled:
-            raise BrokerLost("the broker cancelled our consumer (was a queue deleted?)")
-        if self.pending:
-            self.handle(self.pending.popleft())
-        else:
-            self.amqp.process_data_events(time_limit=0.25)
-
-    def shutdown(self) -> None:
-        """Stop consuming, hand back what was prefetched, go offline."""
-        requeued = 0
-        if self.amqp is not None and self.amqp.is_open:
-            requeued = broker.stop_consuming(self.channel, self.pending)
-        self.disconnect()
+    def on_stopped(self) -> None:
         try:
             services.worker_go_offline(name=self.config.name, instance_id=self.instance_id)
         except DatabaseError as exc:
             log.error("database_unavailable", "Could not mark the worker offline", exc_info=exc)
-        log.info(
-            "graceful_shutdown",
-            f"Worker {self.config.name} stopped",
-            details={"signal": self.stop.signal_name, "requeued": requeued},
-        )
 
-    def disconnect(self) -> None:
-        if self.amqp is not None:
-            try:
-                if self.amqp.is_open:
-                    self.amqp.close()
-            except AMQPError:
-                pass
-        self.amqp = self.channel = None
-        self.pending.clear()
-
-    # --- waiting and heartbeats -------------------------------------------------------------
-
-    def idle(self, seconds: float, *, interruptible: bool = False) -> None:
-        """Wait, servicing AMQP heartbeats (when connected) and the DB heartbeat."""
-        deadline = time.monotonic() + seconds
-        while (remaining := deadline - time.monotonic()) > 0:
-            if interruptible and self.stop.is_set:
-                return
-            chunk = min(remaining, 0.25)
-            if self.amqp is not None and self.amqp.is_open:
-                try:
-                    self.amqp.sleep(chunk)
-                except (AMQPError, OSError):
-                    self.amqp = self.channel = None  # noticed again, and handled, after the cook
-            else:
-                time.sleep(chunk)
-            self.heartbeat_if_due()
-
-    def heartbeat_if_due(self) -> None:
+    def tick(self) -> None:
+        """The DB heartbeat, when due."""
         if time.monotonic() < self.next_heartbeat:
             return
         self.next_heartbeat = time.monotonic() + self.config.heartbeat_interval
@@ -224,10 +151,6 @@ class KitchenWorker:
     # --- one order ----------------------------------------------------------------------------
 
     def handle(self, delivery: Delivery) -> None:
-        with request_id_bound((delivery.properties.headers or {}).get("request_id")):
-            self._handle(delivery)
-
-    def _handle(self, delivery: Delivery) -> None:
         try:
             message = parse_order_message(delivery.body)
         except PoisonMessage as exc:
@@ -260,7 +183,7 @@ class KitchenWorker:
             self.retry_later(delivery, number, exc, counts=True)
             return
         self.failures.pop(number, None)
-        self.backoff.reset()
+        self.retry_backoff.reset()
         self.ack(delivery)
 
     def cook(self, number: str) -> None:
@@ -272,7 +195,7 @@ class KitchenWorker:
         action = "order_processing_started" if started else "order_processing_resumed"
         log.info(action, f"Cooking order {number}", details={**_ids(number), "order_type": order.order_type})
         remaining = (order.estimated_completion - timezone.now()).total_seconds()
-        self.idle(max(0.0, remaining))
+        self.sleep(max(0.0, remaining), interruptible=False)  # the order in hand is finished
         try:
             order, finished = services.worker_finish_order(number=number, worker_name=self.config.name)
         except TransitionNotAllowed as exc:
@@ -285,7 +208,7 @@ class KitchenWorker:
             log.info("order_skipped", f"Order {number} became {order.status} while cooking", details=_ids(number))
 
     def ack(self, delivery: Delivery) -> None:
-        if self.channel is None:
+        if not self.connected:
             # The connection dropped while we cooked: the broker redelivers the message, and the
             # redelivery finds the order ready and is acked then.
             raise BrokerLost("connection lost while cooking")
@@ -298,22 +221,22 @@ class KitchenWorker:
             self.failures.pop(number, None)
             self.dead_letter(delivery, f"failed {attempts} times: {type(exc).__name__}: {exc}"[:500])
             return
-        delay = self.backoff.next_delay()
+        delay = self.retry_backoff.next_delay()
         log.error(
             "order_requeued",
             f"Order {number} failed, requeued after {delay:.1f}s",
             details={**_ids(number), "attempts": attempts, "retry_in_seconds": round(delay, 2)},
             exc_info=exc,
         )
-        self.idle(delay, interruptible=True)
-        if self.channel is None:
+        self.sleep(delay)
+        if not self.connected:
             raise BrokerLost("connection lost during back-off")
         self.channel.basic_nack(delivery.method.delivery_tag, requeue=True)
 
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         """Move a message to the dead-letter queue with the reason, then ack it. Published here, not
         through the outbox: it moves a broker message, and must work while the database is down."""
-        if self.channel is None:
+        if not self.connected:
             raise BrokerLost("connection lost before dead-lettering")
         props = delivery.properties
         headers = dict(props.headers or {})

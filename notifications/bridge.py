@@ -1,12 +1,17 @@
 """Live fan-out to browsers: every display (daphne) process relays `notifications_fanout` to the
 WebSocket clients it serves, through Channels' in-memory layer (no Redis: one process, one layer).
 
-The bridge is a notification subscriber (its own exclusive, auto-delete queue, capped back-off,
-reconnects) run on a thread of the display process, started by the first WebSocket client. Its queue
-is also bound to the order messages of `orders_topic`: a new order has no status update, yet the
-boards must show it at once. For each message it reads the order with the ORM and hands it to the
-event loop that serves the consumers: the in-memory layer belongs to that loop, so it is only ever
-called on it.
+The bridge is a QueueConsumer (restaurant/consumer.py) on a thread of the display process, with
+its own exclusive, auto-delete queue on the fanout (as an anonymous notification subscriber),
+also bound to the order messages of `orders_topic`: a new order has no status update, yet the
+boards must show it at once. For each message it reads the order with the ORM and hands it to
+the event loop that serves the consumers: the in-memory layer belongs to that loop, so it is only
+ever called on it.
+
+Its lifecycle has one home, `bridges` (a `BridgeRegistry`): the first WebSocket client of a
+process starts its bridge (`await bridges.ensure()`, called by every client of
+kitchen/consumers.py); `bridges.stop()` stops it. There is one bridge per event loop
+that serves clients: in a display process, one.
 """
 
 import asyncio
@@ -19,14 +24,17 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.db import DatabaseError, connection
 
-from notifications.subscriber import MalformedMessage, NotificationSubscriber, parse_status_update
+from notifications.subscriber import MalformedMessage, declare_subscriber_queue, parse_status_update
 from orders.selectors import order_views
 from restaurant import broker
 from restaurant.broker import Delivery, TopologyMismatch
+from restaurant.consumer import QueueConsumer
 from restaurant.lifecycle import StopFlag
 from restaurant.logging import service_logger
 
-log = service_logger("notification-subscriber")
+# No fixed service: the bridge is a part of the display process, not a subscriber process of its
+# own, so its lines say what that process's say (`kitchen-display`, set by restaurant/asgi.py).
+log = service_logger()
 
 KITCHEN_GROUP = "kitchen"  # every kitchen display: every update, as a full ticket
 TRACK_GROUP = "track"  # every public tracking page (told to reload after a broker outage)
@@ -37,12 +45,16 @@ def order_group(number: str) -> str:
     return f"order.{number}"
 
 
-class DisplayBridge(NotificationSubscriber):
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(name=None, stop=StopFlag(), out=None)
+class DisplayBridge(QueueConsumer):
+    log = log
+    label = "Display bridge"
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, prefetch: int = 10) -> None:
+        super().__init__(stop=StopFlag(), prefetch=prefetch)
         self.loop = loop
         self.layer = get_channel_layer()
-        self.connected = threading.Event()
+        self.queue: str | None = None
+        self.consuming = threading.Event()
         self.connections = 0
         self.thread = threading.Thread(target=self._run, name="display-bridge", daemon=True)
 
@@ -67,31 +79,34 @@ class DisplayBridge(NotificationSubscriber):
         finally:
             connection.close()
 
-    def connect(self) -> None:
-        if self.amqp is not None and self.amqp.is_open:
-            return
-        super().connect()
+    # --- the consumer's hooks -----------------------------------------------------------------
+
+    def declare(self) -> None:
+        """An anonymous subscriber's queue, also bound to the order messages: a new order has a
+        `received` log row but no status update (SPEC §4), and the boards must show it at once."""
+        self.queue = declare_subscriber_queue(self.channel, None)
+        with broker.topology_checked():
+            self.channel.exchange_declare(broker.ORDERS_EXCHANGE, exchange_type="topic", durable=True)
+            self.channel.queue_bind(self.queue, broker.ORDERS_EXCHANGE, routing_key="kitchen.#")
+
+    def queues(self) -> list[str]:
+        return [self.queue]
+
+    def on_connected(self) -> None:
+        log.info("broker_connected", f"Consuming {self.queue}", details={"queue": self.queue, "durable": False})
         if self.connections:
             # Updates published while we were away are lost to this queue: have every client
             # take a fresh snapshot instead.
             self.send(KITCHEN_GROUP, {"type": "resync"})
             self.send(TRACK_GROUP, {"type": "resync"})
         self.connections += 1
-        self.connected.set()
+        self.consuming.set()
 
     def disconnect(self) -> None:
-        self.connected.clear()
+        self.consuming.clear()
         super().disconnect()
 
-    def declare(self) -> None:
-        """The subscriber's queue on the fanout, also bound to the order messages: a new order has
-        a `received` log row but no status update (SPEC §4), and the boards must show it at once."""
-        super().declare()
-        with broker.topology_checked():
-            self.channel.exchange_declare(broker.ORDERS_EXCHANGE, exchange_type="topic", durable=True)
-            self.channel.queue_bind(self.queue, broker.ORDERS_EXCHANGE, routing_key="kitchen.#")
-
-    def _handle(self, delivery: Delivery) -> None:
+    def handle(self, delivery: Delivery) -> None:
         tag = delivery.method.delivery_tag
         try:
             if delivery.method.exchange == broker.ORDERS_EXCHANGE:
@@ -109,7 +124,7 @@ class DisplayBridge(NotificationSubscriber):
         except DatabaseError as exc:
             log.error("display_order_unreadable", f"Order {number} unreadable, retrying", exc_info=exc)
             self.channel.basic_nack(tag, requeue=True)
-            self.amqp.sleep(1.0)  # not a hot loop while the database is down; heartbeats still served
+            self.sleep(1.0)  # not a hot loop while the database is down
             return
         finally:
             connection.close()  # back to the pool (or closed): the thread holds none while it waits
@@ -141,30 +156,35 @@ def parse_order_number(body: bytes) -> str:
     return number
 
 
-_bridge: DisplayBridge | None = None
-_bridge_lock = threading.Lock()
+class BridgeRegistry:
+    """The display bridge of this process: started by its first WebSocket client, replaced when a
+    new event loop serves the clients (a test's) or its thread has died."""
+
+    def __init__(self) -> None:
+        self._bridge: DisplayBridge | None = None
+        self._lock = threading.Lock()
+
+    async def ensure(self, *, wait: float = 3.0) -> DisplayBridge:
+        """The running loop's bridge, started on first use; waits (up to `wait` s) until it
+        consumes, so a snapshot taken next misses no update."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            bridge = self._bridge
+            if bridge is None or bridge.loop is not loop or not bridge.thread.is_alive():
+                if bridge is not None:
+                    bridge.stop.set()
+                bridge = self._bridge = DisplayBridge(loop).start()
+        deadline = time.monotonic() + wait
+        while not bridge.consuming.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return bridge
+
+    def stop(self) -> None:
+        with self._lock:
+            bridge, self._bridge = self._bridge, None
+        if bridge is not None:
+            bridge.close()
 
 
-async def ensure_bridge(*, wait: float = 3.0) -> DisplayBridge:
-    """The bridge of the running loop, started on first use; waits (up to `wait` s) until it
-    consumes, so a snapshot taken next misses no update. A new loop (a test's) gets a new bridge."""
-    global _bridge
-    loop = asyncio.get_running_loop()
-    with _bridge_lock:
-        if _bridge is None or _bridge.loop is not loop or not _bridge.thread.is_alive():
-            if _bridge is not None:
-                _bridge.stop.set()
-            _bridge = DisplayBridge(loop).start()
-        bridge = _bridge
-    deadline = time.monotonic() + wait
-    while not bridge.connected.is_set() and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    return bridge
-
-
-def stop_bridge() -> None:
-    global _bridge
-    with _bridge_lock:
-        bridge, _bridge = _bridge, None
-    if bridge is not None:
-        bridge.close()
+# The one registry of this process: kitchen/consumers.py calls `bridges.ensure()` for every new client.
+bridges = BridgeRegistry()

@@ -4,24 +4,21 @@ Every subscriber has a queue of its own bound to the fanout, so two subscribers 
 update. A named one (`notifications_queue.{name}`) is durable and catches up on what it missed
 while down; an anonymous one gets an exclusive, auto-delete queue that is gone when it stops.
 
-Shape (as the kitchen worker): signal handlers only set a flag; `run` loops over small steps;
-pika's callback only appends deliveries to a local queue, handled by the loop; the connection is
-re-made (and the queue redeclared) with capped back-off. A delivery is acked only after its line
-is printed, so a crash prints it again rather than never (at-least-once).
+A QueueConsumer (restaurant/consumer.py: the loop, the reconnections, which redeclare the queue,
+the drain on stop). A delivery is acked only after its line is printed, so a crash prints it
+again rather than never (at-least-once).
 """
 
 import re
 import uuid
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from typing import Any, TextIO
 
-import pika
-from pika.exceptions import AMQPError
-
 from restaurant import broker
-from restaurant.broker import Delivery, TopologyMismatch
-from restaurant.lifecycle import Backoff, StopFlag, sleep_unless_stopped
-from restaurant.logging import request_id_bound, service_logger
+from restaurant.broker import Delivery
+from restaurant.consumer import QueueConsumer
+from restaurant.lifecycle import StopFlag
+from restaurant.logging import service_logger
 
 log = service_logger("notification-subscriber")
 
@@ -36,10 +33,6 @@ REMEMBERED_IDS = 10_000
 
 class MalformedMessage(Exception):
     """A message that is not a status update: logged and dropped, never requeued."""
-
-
-class BrokerLost(Exception):
-    """The connection, the channel or our consumer is gone: reconnect and redeclare."""
 
 
 def parse_status_update(body: bytes) -> dict[str, Any]:
@@ -70,98 +63,56 @@ def queue_for(name: str | None) -> str:
     return f"{QUEUE_PREFIX}{name}" if name else f"{QUEUE_PREFIX}anonymous-{uuid.uuid4().hex[:12]}"
 
 
-class NotificationSubscriber:
+def declare_subscriber_queue(channel, name: str | None) -> str:
+    """The fanout exchange (as SPEC §5 declares it) and a subscriber's queue bound to it (durable
+    when named, else exclusive and auto-delete); returns the queue. Only what a subscriber needs: a
+    kitchen queue declared otherwise is no reason to stop notifications."""
+    queue = queue_for(name)
+    with broker.topology_checked():
+        broker.declare_notifications_exchange(channel)
+        if name:
+            channel.queue_declare(queue, durable=True)
+        else:
+            channel.queue_declare(queue, exclusive=True, auto_delete=True)
+        channel.queue_bind(queue, broker.NOTIFICATIONS_EXCHANGE)
+    return queue
+
+
+class NotificationSubscriber(QueueConsumer):
+    log = log
+
     def __init__(self, *, name: str | None, stop: StopFlag, out: TextIO, prefetch: int = 10) -> None:
+        super().__init__(stop=stop, prefetch=prefetch)
         self.name = name
-        self.stop = stop
         self.out = out
-        self.prefetch = prefetch
-        self.backoff = Backoff()
-        self.amqp: pika.BlockingConnection | None = None
-        self.channel = None
         self.queue: str | None = None
-        self.pending: deque[Delivery] = deque()
-        self.consumer_cancelled = False
         self.seen_ids: OrderedDict[str, None] = OrderedDict()
 
     @property
     def client_name(self) -> str:
         return f"notification-subscriber:{self.name or 'anonymous'}"
 
-    # --- the loop -------------------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        return f"Notification subscriber {self.name or '(anonymous)'}"
 
-    def run(self) -> int:
-        while not self.stop.is_set:
-            try:
-                self.connect()
-                self.step()
-            except TopologyMismatch:
-                raise
-            except (BrokerLost, AMQPError, OSError) as exc:
-                self.disconnect()
-                delay = self.backoff.next_delay()
-                log.error(
-                    "broker_connection_lost",
-                    f"RabbitMQ connection lost, reconnecting in {delay:.1f}s",
-                    details={"subscriber": self.name, "retry_in_seconds": round(delay, 2)},
-                    exc_info=exc,
-                )
-                sleep_unless_stopped(self.stop, delay)
-        self.shutdown()
-        return 0
+    def log_details(self) -> dict:
+        return {"subscriber": self.name}
 
-    # --- steps ----------------------------------------------------------------------------
+    def declare(self) -> None:
+        self.queue = declare_subscriber_queue(self.channel, self.name)
 
-    def connect(self) -> None:
-        if self.amqp is not None and self.amqp.is_open:
-            return
-        self.pending.clear()  # deliveries of a dead channel are redelivered by the broker
-        self.consumer_cancelled = False
-        self.amqp = broker.connect(client_name=self.client_name)
-        self.channel = self.amqp.channel()
-        self.queue = queue_for(self.name)
-        self.declare()
-        self.channel.basic_qos(prefetch_count=self.prefetch)
-        self.channel.add_on_cancel_callback(self._on_consumer_cancelled)
-        self.channel.basic_consume(self.queue, self._on_delivery)
-        self.backoff.reset()
+    def queues(self) -> list[str]:
+        return [self.queue]
+
+    def on_connected(self) -> None:
         log.info(
             "broker_connected",
             f"Consuming {self.queue}",
             details={"subscriber": self.name, "queue": self.queue, "durable": bool(self.name)},
         )
 
-    def declare(self) -> None:
-        """The fanout exchange (as SPEC §5 declares it) and our queue bound to it. Only what a
-        subscriber needs: a kitchen queue declared otherwise is no reason to stop notifications."""
-        with broker.topology_checked():
-            broker.declare_notifications_exchange(self.channel)
-            if self.name:
-                self.channel.queue_declare(self.queue, durable=True)
-            else:
-                self.channel.queue_declare(self.queue, exclusive=True, auto_delete=True)
-            self.channel.queue_bind(self.queue, broker.NOTIFICATIONS_EXCHANGE)
-
-    def _on_delivery(self, channel, method, properties, body) -> None:
-        self.pending.append(Delivery(method, properties, body))
-
-    def _on_consumer_cancelled(self, frame) -> None:
-        self.consumer_cancelled = True
-
-    def step(self) -> None:
-        """Handle one delivery, or wait briefly for one (servicing heartbeats)."""
-        if self.consumer_cancelled:
-            raise BrokerLost("the broker cancelled our consumer (was our queue deleted?)")
-        if self.pending:
-            self.handle(self.pending.popleft())
-        else:
-            self.amqp.process_data_events(time_limit=0.25)
-
     def handle(self, delivery: Delivery) -> None:
-        with request_id_bound((delivery.properties.headers or {}).get("request_id")):
-            self._handle(delivery)
-
-    def _handle(self, delivery: Delivery) -> None:
         message_id = delivery.properties.message_id
         try:
             update = parse_status_update(delivery.body)
@@ -197,27 +148,3 @@ class NotificationSubscriber:
         self.seen_ids[message_id] = None
         if len(self.seen_ids) > REMEMBERED_IDS:
             self.seen_ids.popitem(last=False)
-
-    # --- stopping -------------------------------------------------------------------------
-
-    def shutdown(self) -> None:
-        """Stop consuming and hand back what was prefetched but not printed."""
-        requeued = 0
-        if self.amqp is not None and self.amqp.is_open:
-            requeued = broker.stop_consuming(self.channel, self.pending)
-        self.disconnect()
-        log.info(
-            "graceful_shutdown",
-            f"Notification subscriber {self.name or '(anonymous)'} stopped",
-            details={"subscriber": self.name, "signal": self.stop.signal_name, "requeued": requeued},
-        )
-
-    def disconnect(self) -> None:
-        if self.amqp is not None:
-            try:
-                if self.amqp.is_open:
-                    self.amqp.close()
-            except (AMQPError, OSError):
-                pass
-        self.amqp = self.channel = None
-        self.pending.clear()

@@ -3,15 +3,22 @@ import sys
 
 from django.core.asgi import get_asgi_application
 
+from restaurant import logging as app_logging
 from restaurant.logging import JSONAccessLog
+
+RUN_BY_DAPHNE = "daphne.cli" in sys.modules
+if RUN_BY_DAPHNE:
+    # This is the display process (Procfile): its own lines (daphne's, Django's, its bridge's) name
+    # it, from the first one on. gunicorn's web process (restaurant/wsgi.py) keeps `order-service`.
+    app_logging.default_service = "kitchen-display"
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "restaurant.settings")
 # Build the Django app first: it sets up the app registry the WebSocket routes will need.
 django_asgi_app = get_asgi_application()
 
-if "daphne.cli" in sys.modules:
-    # Run by daphne's command line, which builds its access log after importing this module: have it
-    # write JSON lines (SPEC §7) instead of NCSA text lines on stdout.
+if RUN_BY_DAPHNE:
+    # Daphne builds its access log after importing this module: have it write JSON lines (SPEC §7)
+    # instead of NCSA text lines on stdout.
     sys.modules["daphne.cli"].AccessLogGenerator = JSONAccessLog
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

@@ -1,9 +1,13 @@
-"""What every long-running command shares: a stop flag set by signals, and capped back-off."""
+"""What every long-running command shares: a stop flag set by signals, capped back-off, and one way
+to wait that keeps an AMQP connection's heartbeats flowing."""
 
 import random
 import signal
 import time
 from collections.abc import Callable
+from typing import Any
+
+from pika.exceptions import AMQPError
 
 
 class StopFlag:
@@ -43,12 +47,32 @@ class Backoff:
         self.failures = 0
 
 
-def sleep_unless_stopped(stop: StopFlag, seconds: float, *, tick: Callable[[float], None] | None = None) -> None:
-    """Sleep up to `seconds`, waking early when `stop` is set. `tick(t)` may wait instead of sleeping
-    (for example pika's `connection.sleep`, which keeps heartbeats flowing)."""
+# Short enough that a stop, a heartbeat or a DB heartbeat never waits long for its turn.
+SLEEP_CHUNK = 0.25
+
+
+def sleep(
+    seconds: float,
+    *,
+    stop: StopFlag | None,
+    amqp: Any = None,
+    between: Callable[[], None] | None = None,
+) -> None:
+    """Wait `seconds`, returning early once `stop` is set (None: not interruptible, as a cook that
+    must finish). With an open pika connection `amqp`, wait in its `sleep`, so its heartbeats (and
+    consumer callbacks) are served meanwhile; if it breaks, wait on without it: its owner notices
+    when it next uses it. `between` runs after every chunk (the worker's DB heartbeat)."""
     deadline = time.monotonic() + seconds
-    while not stop.is_set:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+    while (remaining := deadline - time.monotonic()) > 0:
+        if stop is not None and stop.is_set:
             return
-        (tick or time.sleep)(min(remaining, 0.25))
+        chunk = min(remaining, SLEEP_CHUNK)
+        if amqp is not None and amqp.is_open:
+            try:
+                amqp.sleep(chunk)
+            except (AMQPError, OSError):
+                amqp = None
+        else:
+            time.sleep(chunk)
+        if between is not None:
+            between()

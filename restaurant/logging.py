@@ -19,7 +19,8 @@ from typing import Any
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 HOSTNAME = socket.gethostname()
-# The service named on lines that do not come through a ServiceLogger (Django's own, pika's).
+# The service named on lines that do not come through a ServiceLogger (Django's own, pika's):
+# each command sets its own, and restaurant/asgi.py sets `kitchen-display` in a display process.
 default_service = "order-service"
 
 

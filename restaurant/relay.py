@@ -19,8 +19,8 @@ from django.utils import timezone
 from pika.exceptions import AMQPError, UnroutableError
 
 from restaurant import broker
-from restaurant.broker import TopologyMismatch
-from restaurant.lifecycle import Backoff, StopFlag, sleep_unless_stopped
+from restaurant.consumer import ReconnectingLoop, close_quietly
+from restaurant.lifecycle import StopFlag
 from restaurant.logging import request_id_bound, service_logger
 from restaurant.models import OutboxMessage
 
@@ -33,12 +33,19 @@ PURGE_EVERY = timedelta(hours=1)
 KEEP_PUBLISHED = timedelta(days=7)
 
 
-class OutboxRelay:
+class OutboxRelay(ReconnectingLoop):
+    """Not a queue consumer, but the same loop (restaurant/consumer.py): its connections are
+    RabbitMQ, the LISTEN connection and Django's, and any of them lost is retried with back-off."""
+
+    log = log
+    lost_action = "relay_connection_lost"
+    lost_message = "Relay lost a connection, retrying in {delay:.1f}s"
+    transient_errors = (AMQPError, DatabaseError, psycopg.Error, OSError)
+
     def __init__(self, *, stop: StopFlag, batch_size: int = 200, poll_interval: float | None = None) -> None:
-        self.stop = stop
+        super().__init__(stop=stop)
         self.batch_size = batch_size
         self.poll_interval = settings.OUTBOX_POLL_INTERVAL if poll_interval is None else poll_interval
-        self.backoff = Backoff()
         self.amqp: pika.BlockingConnection | None = None
         self.channel = None
         self.listener: psycopg.Connection | None = None
@@ -46,30 +53,19 @@ class OutboxRelay:
 
     # --- the loop -------------------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self) -> int:
         log.info("relay_started", "Outbox relay started", details={"batch_size": self.batch_size})
-        while not self.stop.is_set:
-            try:
-                self.connect()
-                published = self.publish_batch()
-                self.backoff.reset()
-                if published < self.batch_size:
-                    self.purge_old_rows()
-                    if published == 0:
-                        self.wait_for_work()
-            except TopologyMismatch:
-                self.disconnect()
-                raise
-            except (AMQPError, DatabaseError, psycopg.Error, OSError) as exc:
-                delay = self.backoff.next_delay()
-                log.error(
-                    "relay_connection_lost",
-                    f"Relay lost a connection, retrying in {delay:.1f}s",
-                    details={"retry_in_seconds": round(delay, 2)},
-                    exc_info=exc,
-                )
-                self.disconnect()
-                sleep_unless_stopped(self.stop, delay)
+        return super().run()
+
+    def step(self) -> bool:
+        published = self.publish_batch()
+        if published < self.batch_size:
+            self.purge_old_rows()
+            if published == 0:
+                self.wait_for_work()
+        return published > 0
+
+    def shutdown(self) -> None:
         self.disconnect()
         log.info("graceful_shutdown", "Outbox relay stopped")
 
@@ -163,11 +159,8 @@ class OutboxRelay:
             log.info("outbox_purged", f"Deleted {deleted} published outbox rows", details={"deleted": deleted})
 
     def disconnect(self) -> None:
-        for closer in (
-            lambda: self.amqp and self.amqp.is_open and self.amqp.close(),
-            lambda: self.listener and self.listener.close(),
-            connection.close,
-        ):
+        close_quietly(self.amqp)
+        for closer in (lambda: self.listener and self.listener.close(), connection.close):
             try:
                 closer()
             except Exception:  # already broken: nothing more to release

@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from kitchen.services import worker_finish_order
-from notifications.bridge import KITCHEN_GROUP, DisplayBridge, order_group, stop_bridge
+from notifications.bridge import KITCHEN_GROUP, DisplayBridge, bridges, order_group
 from orders.models import Order, OrderStatusLog
 from orders.roles import KITCHEN, MANAGER
 from orders.selectors import order_views
@@ -50,7 +50,7 @@ def fresh_layer(transactional_db):
     """Every test its own in-memory layer (it belongs to one event loop) and its bridge stopped."""
     channel_layers.backends.clear()
     yield
-    stop_bridge()
+    bridges.stop()
     channel_layers.backends.clear()
 
 

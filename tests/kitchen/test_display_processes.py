@@ -44,7 +44,7 @@ async def receive_until(socket, condition, timeout: float = 20.0) -> dict:
     return await asyncio.wait_for(first_match(), timeout)
 
 
-def test_a_bump_through_one_display_process_reaches_a_client_of_another(processes, relay):
+def test_a_bump_through_one_display_process_reaches_a_client_of_another(processes, relay, tmp_path):
     order = make_order("ready")
     client = Client()
     client.force_login(make_user("cook", KITCHEN))
@@ -76,3 +76,7 @@ def test_a_bump_through_one_display_process_reaches_a_client_of_another(processe
     assert Order.objects.get(pk=order.pk).status == "completed"
     assert update_b["version"] > first["version"]
     assert update_a["order"]["status"] == "completed" and update_a["version"] == update_b["version"]
+    # The display process's lines (daphne's, the bump's, its bridge's) name it.
+    lines = [json.loads(text) for text in (tmp_path / "display-a.log").read_text().splitlines() if text[:1] == "{"]
+    assert {"websocket_connected", "broker_connected", "order_status_changed"} <= {line["action"] for line in lines}
+    assert {line["service"] for line in lines} == {"kitchen-display"}

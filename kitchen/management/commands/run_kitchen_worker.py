@@ -1,15 +1,12 @@
 import argparse
-import sys
 
-from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, connection
 
 from kitchen.services import WorkerAlreadyOnline
 from kitchen.worker import KitchenWorker, WorkerConfig, log
 from orders.models import OrderType
-from restaurant import logging as app_logging
-from restaurant.broker import TopologyMismatch
-from restaurant.lifecycle import Backoff, StopFlag, sleep_unless_stopped
+from restaurant.commands import LongRunningCommand
+from restaurant.lifecycle import Backoff, StopFlag, sleep
 
 
 def order_types(value: str) -> tuple[str, ...]:
@@ -39,8 +36,9 @@ def worker_name(value: str) -> str:
     return name
 
 
-class Command(BaseCommand):
+class Command(LongRunningCommand):
     help = "Cook orders off the kitchen queues (SPEC §4). Stops cleanly on SIGTERM/SIGINT."
+    service = "kitchen-worker"
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--worker-name", type=worker_name, required=True)
@@ -51,9 +49,7 @@ class Command(BaseCommand):
             "--amqp-heartbeat", type=positive_int, default=10, help="AMQP heartbeat seconds (shorter than a cook)"
         )
 
-    def handle(self, *args, worker_name, order_types, prefetch, heartbeat_interval, amqp_heartbeat, **options):
-        app_logging.default_service = "kitchen-worker"
-        stop = StopFlag().install()
+    def run(self, stop, *, worker_name, order_types, prefetch, heartbeat_interval, amqp_heartbeat, **options) -> int:
         config = WorkerConfig(
             name=worker_name,
             order_types=order_types or tuple(OrderType.values),
@@ -63,25 +59,26 @@ class Command(BaseCommand):
             all_types=order_types is None,
         )
         worker = KitchenWorker(config, stop=stop)
-        backoff = Backoff()
-        while True:
-            try:
-                worker.register()
-                break
-            except WorkerAlreadyOnline as exc:
-                log.error("worker_registration_failed", str(exc), details={"worker_name": worker_name})
-                sys.exit(1)
-            except (OperationalError, InterfaceError) as exc:
-                connection.close()
-                delay = backoff.next_delay()
-                log.error("database_unavailable", f"Cannot register, retrying in {delay:.1f}s", exc_info=exc)
-                sleep_unless_stopped(stop, delay)
-                if stop.is_set:
-                    sys.exit(0)
         try:
-            code = worker.run()
-        except TopologyMismatch as exc:
-            log.error("topology_mismatch", f"RabbitMQ topology clashes with ours: {exc}")
-            worker.shutdown()
-            sys.exit(1)
-        sys.exit(code)
+            if not register(worker, stop):
+                return 0
+        except WorkerAlreadyOnline as exc:
+            log.error("worker_registration_failed", str(exc), details={"worker_name": worker_name})
+            return 1
+        return worker.run()
+
+
+def register(worker: KitchenWorker, stop: StopFlag) -> bool:
+    """Register, retrying with back-off while the database is down; False if stopped meanwhile."""
+    backoff = Backoff()
+    while True:
+        try:
+            worker.register()
+            return True
+        except (OperationalError, InterfaceError) as exc:
+            connection.close()
+            delay = backoff.next_delay()
+            log.error("database_unavailable", f"Cannot register, retrying in {delay:.1f}s", exc_info=exc)
+            sleep(delay, stop=stop)
+            if stop.is_set:
+                return False

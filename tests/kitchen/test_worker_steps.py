@@ -1,0 +1,123 @@
+"""The kitchen worker (kitchen/worker.py) handling one delivery at a time, in-process: registered in
+this run's database, consuming this run's vhost of the real RabbitMQ, driven by calling `step()`.
+The subprocess tests (test_worker.py, test_worker_faults.py) cover the command around it."""
+
+import logging
+
+import pika
+import pytest
+
+from kitchen.models import Worker
+from kitchen.worker import KitchenWorker, WorkerConfig
+from orders.models import Order, OrderStatus, OrderStatusLog, OrderType
+from restaurant import broker
+from restaurant.lifecycle import StopFlag
+from restaurant.logging import request_id_bound
+from restaurant.models import OutboxMessage
+from tests.staff import make_order
+from tests.support import wait_for
+
+TIMEOUT = 20
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the worker commits its own transactions
+
+
+@pytest.fixture
+def start_worker(amqp_channel):
+    """`start_worker(name, order_types)`: a registered KitchenWorker consuming its queues."""
+    started: list[KitchenWorker] = []
+
+    def start(name: str, order_types: tuple[str, ...] = tuple(OrderType.values)) -> KitchenWorker:
+        config = WorkerConfig(name=name, order_types=order_types, all_types=order_types == tuple(OrderType.values))
+        worker = KitchenWorker(config, stop=StopFlag())
+        worker.register()
+        worker.connect()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.shutdown()
+
+
+def publish_order_message(channel, order: Order, *, routing_key: str | None = None) -> None:
+    """The order's message as the relay publishes it: the body and headers of its outbox row."""
+    row = OutboxMessage.objects.get(exchange=broker.ORDERS_EXCHANGE, body__contains=order.number)
+    properties = pika.BasicProperties(
+        delivery_mode=pika.DeliveryMode.Persistent, priority=row.priority, headers=row.headers or None
+    )
+    channel.basic_publish(row.exchange, routing_key or row.routing_key, row.body.encode(), properties)
+
+
+def handle_one(worker: KitchenWorker) -> None:
+    wait_for(worker.step, timeout=TIMEOUT, message="a step that handled a delivery")
+
+
+def depth(channel, queue: str) -> int:
+    return channel.queue_declare(queue, passive=True).method.message_count
+
+
+def statuses(order: Order) -> list[str]:
+    return sorted(OrderStatusLog.objects.filter(order=order).values_list("status", flat=True))
+
+
+def test_one_delivery_is_cooked_to_ready_with_one_row_per_status_and_acked(amqp_channel, start_worker):
+    worker = start_worker("chef_steps")
+    with request_id_bound("req-worker-steps"):
+        order = make_order()
+    publish_order_message(amqp_channel, order)
+
+    handle_one(worker)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.READY and order.processed_by == "chef_steps"
+    assert statuses(order) == ["cooking", "ready", "received"]
+    assert Worker.objects.get(name="chef_steps").orders_processed == 1
+    # Handled under the message's request ID: the status updates it wrote carry it on.
+    updates = OutboxMessage.objects.filter(exchange=broker.NOTIFICATIONS_EXCHANGE).order_by("id")
+    assert [(row.headers, broker.json_object(row.body.encode())["new_status"]) for row in updates] == [
+        ({"request_id": "req-worker-steps"}, "cooking"),
+        ({"request_id": "req-worker-steps"}, "ready"),
+    ]
+    assert worker.step() is False  # nothing else came: the delivery was acked, not redelivered
+    worker.shutdown()
+    assert depth(amqp_channel, broker.kitchen_queue(order.order_type)) == 0
+    assert depth(amqp_channel, broker.DEAD_LETTER_QUEUE) == 0
+
+
+def test_a_poison_body_is_dead_lettered_with_its_reason_and_leaves_the_queue(amqp_channel, start_worker):
+    worker = start_worker("chef_poison")
+    amqp_channel.basic_publish(broker.ORDERS_EXCHANGE, broker.order_routing_key("takeout", 1), b"not json")
+
+    handle_one(worker)
+
+    method, properties, body = wait_for(
+        lambda: amqp_channel.basic_get(broker.DEAD_LETTER_QUEUE, auto_ack=True) or None,
+        timeout=TIMEOUT,
+        message="the dead letter",
+    )
+    assert body == b"not json"
+    assert properties.headers["x-dead-letter-reason"].startswith("body is not JSON")
+    assert properties.headers["x-dead-lettered-by"] == "chef_poison"
+    assert properties.headers["x-original-routing-key"] == "kitchen.takeout.1"
+    worker.shutdown()
+    assert depth(amqp_channel, broker.kitchen_queue("takeout")) == 0
+
+
+def test_an_order_of_a_type_the_worker_does_not_cook_is_requeued_untouched(amqp_channel, start_worker, caplog):
+    worker = start_worker("chef_takeout_only", ("takeout",))
+    order = make_order(order_type="dine_in", table_number=4)
+    publish_order_message(amqp_channel, order, routing_key=broker.order_routing_key("takeout", 1))  # misrouted
+
+    with caplog.at_level(logging.INFO):
+        handle_one(worker)
+
+    assert [getattr(r, "action", "") for r in caplog.records].count("order_not_ours") == 1
+    worker.shutdown()  # hands back the redelivery if it was prefetched again
+    order.refresh_from_db()
+    assert order.status == OrderStatus.RECEIVED and statuses(order) == ["received"]
+    queue = broker.kitchen_queue("takeout")
+    wait_for(lambda: depth(amqp_channel, queue) == 1, timeout=TIMEOUT, message="the order back in its queue")
+    method, _, _ = amqp_channel.basic_get(queue, auto_ack=True)
+    assert method.redelivered  # the same message, given back, not a copy
+    assert depth(amqp_channel, broker.DEAD_LETTER_QUEUE) == 0
