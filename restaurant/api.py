@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -32,13 +32,17 @@ def error_body(code: str, errors: dict[str, list[str]]) -> dict[str, Any]:
     return {"code": code, "errors": errors}
 
 
+# What a database outage raises (a lost connection, a refused one); any other DatabaseError is a bug.
+DATABASE_DOWN_ERRORS = (OperationalError, InterfaceError)
 DATABASE_UNAVAILABLE = error_body("database_unavailable", {"detail": ["the database is unavailable, retry shortly"]})
 
 
-def database_unavailable_response() -> JsonResponse:
-    response = JsonResponse(DATABASE_UNAVAILABLE, status=503)
-    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
-    return response
+def database_unavailable_response(exc: Exception, response_class: type[HttpResponse] = JsonResponse) -> HttpResponse:
+    """The one answer to a database outage (SPEC §3: 503 within 5 s), logged once. The DRF exception
+    handler asks for a DRF `Response` (rendered like every other API error); the middleware, which
+    catches an outage outside DRF views, for a plain `JsonResponse`."""
+    log.error("database_unavailable", "Database unavailable", exc_info=exc)
+    return response_class(DATABASE_UNAVAILABLE, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -47,9 +51,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ApplicationError):
         log.info("validation_failed", "Request rejected", details={"code": exc.code, "errors": exc.errors})
         return Response(error_body(exc.code, exc.errors), status=exc.status_code)
-    if isinstance(exc, (OperationalError, InterfaceError)):
-        log.error("database_unavailable", "Database unavailable", exc_info=exc)
-        return Response(DATABASE_UNAVAILABLE, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
+    if isinstance(exc, DATABASE_DOWN_ERRORS):
+        return database_unavailable_response(exc, Response)
     if isinstance(exc, DatabaseError):
         return None  # a bug, not an outage: let it be a logged 500
     if isinstance(exc, Http404):
