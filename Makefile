@@ -28,7 +28,7 @@ migrate: venv .env services
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py createcachetable
 
-## demo-staff: a Manager account for /admin/ (login printed once, when it is created; never reset)
+## demo-staff: a Manager account for /admin/ (created once, never reset; every run prints its name and how to set a new password)
 demo-staff: migrate
 	$(BIN)/python manage.py create_demo_staff --force
 

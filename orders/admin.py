@@ -13,6 +13,7 @@ from orders.forms import ItemRowFormSet, StaffOrderForm, attach_errors, order_da
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.services import OrderNotFound, TransitionNotAllowed, order_cancel, order_create, order_mark_completed
 from orders.validation import OrderInvalid, validate_order
+from restaurant.admin import ReadOnlyInline
 
 ORDER_FIELDS = [
     "number",
@@ -29,22 +30,6 @@ ORDER_FIELDS = [
     "created_at",
     "updated_at",
 ]
-
-
-class ReadOnlyInline(admin.TabularInline):
-    """Rows the system writes along with the order: shown, never edited here."""
-
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class OrderItemInline(ReadOnlyInline):

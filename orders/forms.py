@@ -6,33 +6,39 @@ errors (named as in the API: `items[0].quantity`) are put back on the fields the
 """
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
 
-from orders.models import OrderType
-from orders.validation import ITEMS_MAX
+from orders.validation import ITEM_RULES, ORDER_RULES, FieldRule, Kind
 
 ITEM_ERROR = re.compile(r"items\[(\d+)\]\.(\w+)")
+# How the fields look; what they accept is validate_order's business.
+WIDGETS = {
+    "delivery_address": forms.Textarea(attrs={"rows": 2, "cols": 60}),
+    "quantity": forms.TextInput(attrs={"size": 4}),
+    "price": forms.TextInput(attrs={"size": 8}),
+}
 
 
-class StaffOrderForm(forms.Form):
-    customer_name = forms.CharField(required=False)
-    order_type = forms.ChoiceField(choices=[("", "---------"), *OrderType.choices], required=False)
-    table_number = forms.CharField(required=False, help_text="Dine in only.")
-    delivery_address = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}), help_text="Delivery only."
-    )
+def _form_class(name: str, rules: Mapping[str, FieldRule]) -> type[forms.Form]:
+    """A form with a field per rule (the list of items excepted: those are the formset's rows), each
+    optional and with the rule's help text, so that `validate_order` alone judges what is typed."""
+    fields: dict[str, forms.Field] = {}
+    for rule in rules.values():
+        if rule.kind is Kind.CHOICE:
+            choices = [("", "---------"), *rule.choices]
+            fields[rule.name] = forms.ChoiceField(choices=choices, required=False, help_text=rule.help)
+        elif rule.kind is not Kind.LIST:
+            fields[rule.name] = forms.CharField(required=False, widget=WIDGETS.get(rule.name), help_text=rule.help)
+    return type(forms.Form)(name, (forms.Form,), {"__module__": __name__, **fields})
 
 
-class ItemRowForm(forms.Form):
-    name = forms.CharField(required=False)
-    quantity = forms.CharField(required=False, widget=forms.TextInput(attrs={"size": 4}))
-    price = forms.CharField(required=False, widget=forms.TextInput(attrs={"size": 8}))
-
-
-ItemRowFormSet = forms.formset_factory(ItemRowForm, extra=8, max_num=ITEMS_MAX)
+StaffOrderForm = _form_class("StaffOrderForm", ORDER_RULES)
+ItemRowForm = _form_class("ItemRowForm", ITEM_RULES)
+ItemRowFormSet = forms.formset_factory(ItemRowForm, extra=8, max_num=ORDER_RULES["items"].max)
 
 
 def _integer(text: str) -> int | str:
@@ -46,24 +52,29 @@ def _number(text: str) -> Decimal | str:
         return text
 
 
+def _typed(rule: FieldRule, text: str) -> Any:
+    """The JSON value a typed text stands for, by the rule's kind."""
+    if rule.kind is Kind.INTEGER:
+        return _integer(text)
+    if rule.kind is Kind.PRICE:
+        return _number(text)
+    return text
+
+
 def order_data(form: StaffOrderForm, items: forms.BaseFormSet) -> tuple[dict[str, Any], list[int]]:
     """The POST /orders body the form stands for, and the formset row of each item in it (blank rows
     are left out). A value that is not a number stays text, for `validate_order` to refuse."""
     fields = form.cleaned_data
-    data: dict[str, Any] = {"customer_name": fields["customer_name"], "order_type": fields["order_type"]}
-    if fields["table_number"]:
-        data["table_number"] = _integer(fields["table_number"])
-    if fields["delivery_address"]:
-        data["delivery_address"] = fields["delivery_address"]
+    data: dict[str, Any] = {}
+    for rule in ORDER_RULES.values():
+        # The required fields are always sent (blank ones are refused by name), the others when filled in.
+        if rule.kind is not Kind.LIST and (rule.required or fields[rule.name]):
+            data[rule.name] = _typed(rule, fields[rule.name])
     data["items"], rows = [], []
     for index, row in enumerate(items.cleaned_data):
         if not any(row.values()):
             continue
-        item: dict[str, Any] = {}
-        for name, convert in (("name", str), ("quantity", _integer), ("price", _number)):
-            if row.get(name):
-                item[name] = convert(row[name])
-        data["items"].append(item)
+        data["items"].append({name: _typed(rule, row[name]) for name, rule in ITEM_RULES.items() if row.get(name)})
         rows.append(index)
     return data, rows
 

@@ -1,8 +1,10 @@
 """The OpenAPI description of POST /orders (SPEC §3), for drf-spectacular.
 
-Documentation only: these serializers never see a request. The rules are enforced by
-orders/validation.py, whose limits they quote so that the two cannot drift apart.
+Documentation only: these serializers never see a request. The request body's serializers are built from the
+rule table of orders/validation.py (which enforces it), so the schema cannot drift from the rules.
 """
+
+from collections.abc import Mapping
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -14,8 +16,8 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from orders import validation as rules
-from orders.models import OrderStatus, OrderType
+from orders.models import OrderStatus
+from orders.validation import CENT, ITEM_RULES, ORDER_RULES, FieldRule, Kind
 from restaurant.api import error_body
 from restaurant.openapi import (
     DATABASE_DOWN,
@@ -27,65 +29,45 @@ from restaurant.openapi import (
 )
 
 MONEY = {"max_digits": 10, "decimal_places": 2, "coerce_to_string": False}
+PRICE = ITEM_RULES["price"]
 
 
 @extend_schema_field(
-    {
-        "type": "number",
-        "minimum": float(rules.PRICE_MIN),
-        "maximum": float(rules.PRICE_MAX),
-        "multipleOf": 0.01,
-    }
+    {"type": "number", "minimum": float(PRICE.min), "maximum": float(PRICE.max), "multipleOf": float(CENT)}
 )
 class PriceField(serializers.DecimalField):
     def __init__(self, **kwargs) -> None:
         super().__init__(max_digits=5, decimal_places=2, coerce_to_string=False, **kwargs)
 
 
-class OrderItemRequestSerializer(ClosedSerializer):
-    """One line of an order; no other fields."""
+def _schema_field(rule: FieldRule) -> serializers.Field:
+    """The serializer field that describes `rule` in the schema: its limits, choices and help text."""
+    options = {"help_text": rule.help or None}
+    if not rule.required:
+        options |= {"required": False, "allow_null": True}
+    if rule.kind is Kind.TEXT:
+        return serializers.CharField(min_length=rule.min, max_length=rule.max, **options)
+    if rule.kind is Kind.INTEGER:
+        return serializers.IntegerField(min_value=rule.min, max_value=rule.max, **options)
+    if rule.kind is Kind.PRICE:
+        return PriceField(**options)
+    if rule.kind is Kind.CHOICE:
+        return serializers.ChoiceField(choices=rule.choices, **options)
+    item = OrderItemRequestSerializer()
+    return serializers.ListField(child=item, min_length=rule.min, max_length=rule.max, **options)
 
-    name = serializers.CharField(
-        min_length=1, max_length=rules.ITEM_NAME_MAX, help_text=f"1–{rules.ITEM_NAME_MAX} characters after trimming"
-    )
-    quantity = serializers.IntegerField(
-        min_value=rules.QUANTITY_MIN, max_value=rules.QUANTITY_MAX, help_text='an integer: not 2.5, not "2", not true'
-    )
-    price = PriceField(help_text="a JSON number with at most 2 decimal places, read as an exact decimal")
+
+def _closed_serializer(name: str, doc: str, rules: Mapping[str, FieldRule]) -> type[ClosedSerializer]:
+    fields = {rule.name: _schema_field(rule) for rule in rules.values()}
+    return type(ClosedSerializer)(name, (ClosedSerializer,), {"__doc__": doc, "__module__": __name__, **fields})
 
 
-class OrderCreateRequestSerializer(ClosedSerializer):
-    """A new order; unknown fields are rejected."""
-
-    customer_name = serializers.CharField(
-        min_length=1,
-        max_length=rules.NAME_MAX,
-        help_text=(
-            f"1–{rules.NAME_MAX} characters after trimming: letters (any alphabet), spaces, hyphens and "
-            "apostrophes only"
-        ),
-    )
-    order_type = serializers.ChoiceField(choices=OrderType.choices)
-    items = serializers.ListField(
-        child=OrderItemRequestSerializer(),
-        min_length=1,
-        max_length=rules.ITEMS_MAX,
-        help_text=f"1–{rules.ITEMS_MAX} items",
-    )
-    table_number = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        min_value=rules.TABLE_MIN,
-        max_value=rules.TABLE_MAX,
-        help_text="required for `dine_in`; absent or null otherwise",
-    )
-    delivery_address = serializers.CharField(
-        required=False,
-        allow_null=True,
-        min_length=rules.ADDRESS_MIN,
-        max_length=rules.ADDRESS_MAX,
-        help_text="required for `delivery`; absent or null otherwise",
-    )
+OrderItemRequestSerializer = _closed_serializer(
+    "OrderItemRequestSerializer", "One line of an order; no other fields.", ITEM_RULES
+)
+OrderCreateRequestSerializer = _closed_serializer(
+    "OrderCreateRequestSerializer", "A new order; unknown fields are rejected.", ORDER_RULES
+)
 
 
 class OrderCreatedSerializer(serializers.Serializer):

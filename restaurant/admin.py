@@ -4,10 +4,11 @@ from django.db.models import Count, Min
 from restaurant.models import OutboxMessage
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """For what the system writes itself: staff may look, never add, change or delete."""
+class ReadOnlyMixin:
+    """For what the system writes itself: staff may look, never add, change or delete. For a
+    ModelAdmin and an inline alike (an inline's has_add_permission also gets the parent object)."""
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request, obj=None) -> bool:
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
@@ -15,6 +16,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """A model the system writes: its list and its pages, read only."""
+
+
+class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
+    """Rows the system writes along with their parent: shown on its page, never edited there."""
+
+    extra = 0
+    can_delete = False
 
 
 class OutboxStateFilter(admin.SimpleListFilter):

@@ -1,15 +1,11 @@
 import re
 
-from django.db import InterfaceError, OperationalError
-
-from restaurant.api import database_unavailable_response
-from restaurant.logging import new_request_id, request_id_var, service_logger
+from restaurant.api import DATABASE_DOWN_ERRORS, database_unavailable_response
+from restaurant.logging import new_request_id, request_id_var
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client's ID is kept only when it is short and plain, so it cannot forge log lines.
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-log = service_logger("order-service")
 
 
 class RequestIDMiddleware:
@@ -34,7 +30,6 @@ class RequestIDMiddleware:
         return response
 
     def process_exception(self, request, exception):
-        if isinstance(exception, (OperationalError, InterfaceError)):
-            log.error("database_unavailable", "Database unavailable", exc_info=exception)
-            return database_unavailable_response()
+        if isinstance(exception, DATABASE_DOWN_ERRORS):
+            return database_unavailable_response(exception)
         return None

@@ -9,11 +9,18 @@ from django.db import transaction
 from orders.roles import MANAGER, ensure_roles
 
 
+def login_line(username: str, why: str) -> str:
+    """Printed on every run, so that a login whose password scrolled away (or was lost with a run that
+    failed later) is one command away."""
+    return f"Demo manager login: {username} ({why}: .venv/bin/python manage.py changepassword {username})"
+
+
 class Command(BaseCommand):
     help = (
         "Create a demo Manager account for the back office (/admin/) with a fresh random password, and "
-        "print the login. An existing account is left as it is (its password is not reset). Refuses to "
-        "run with DEBUG off unless --force is given."
+        "print the login. An existing account is left as it is (its password is not reset). Every run "
+        "prints the account name and the command that sets a new password. Refuses to run with DEBUG off "
+        "unless --force is given."
     )
 
     def add_arguments(self, parser) -> None:
@@ -28,8 +35,10 @@ class Command(BaseCommand):
             User = get_user_model()
             if User.objects.filter(username=username).exists():
                 self.stdout.write(f"Demo manager {username} already exists: left as it is (password unchanged).")
+                self.stdout.write(login_line(username, "password printed when it was created; set a new one with"))
                 return
             password = secrets.token_urlsafe(12)
             user = User.objects.create_user(username=username, password=password, is_staff=True)
             user.groups.add(Group.objects.get(name=MANAGER))
         self.stdout.write(f"Demo manager for /admin/: username {username}  password {password}")
+        self.stdout.write(login_line(username, "set a new password any time with"))
