@@ -1,0 +1,87 @@
+"""The shape of the code, checked from its imports (parsed, not run): infrastructure imports no app,
+apps import each other without a cycle, selectors import no services, and only orders/services.py
+writes status rows."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO
+
+APPS = ("orders", "kitchen", "tracking", "notifications")
+# The project's wiring names the apps' routes; nothing else under restaurant/ may import an app.
+WIRING = {"restaurant/urls.py", "restaurant/asgi.py", "restaurant/settings.py"}
+
+
+def sources(*packages: str) -> list[Path]:
+    return [
+        path
+        for package in packages
+        for path in sorted((REPO / package).rglob("*.py"))
+        if "migrations" not in path.parts and "__pycache__" not in path.parts
+    ]
+
+
+def imported_modules(path: Path) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module)
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return modules
+
+
+def relative(path: Path) -> str:
+    return path.relative_to(REPO).as_posix()
+
+
+def test_infrastructure_imports_no_app():
+    offending = {
+        relative(path): sorted(module for module in imported_modules(path) if module.split(".")[0] in APPS)
+        for path in sources("restaurant")
+        if relative(path) not in WIRING
+    }
+    assert {path: modules for path, modules in offending.items() if modules} == {}
+
+
+def app_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {app: set() for app in APPS}
+    for app in APPS:
+        for path in sources(app):
+            graph[app].update(m.split(".")[0] for m in imported_modules(path) if m.split(".")[0] in APPS)
+        graph[app].discard(app)
+    return graph
+
+
+def test_apps_import_each_other_without_a_cycle():
+    graph = app_graph()
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        return any(dep == target or (dep not in seen and reaches(dep, target, seen | {dep})) for dep in graph[start])
+
+    assert [app for app in APPS if reaches(app, app, {app})] == []
+
+
+@pytest.mark.parametrize("path", [p for p in sources(*APPS) if p.name == "selectors.py"], ids=relative)
+def test_selectors_import_no_services(path):
+    assert [m for m in imported_modules(path) if m.endswith(".services") or ".services." in m] == []
+
+
+def test_only_the_order_services_write_status_rows():
+    writers = [
+        relative(path)
+        for path in sources("restaurant", *APPS)
+        if "OrderStatusLog.objects.create" in path.read_text() or "status_log.create" in path.read_text()
+    ]
+    assert writers == ["orders/services.py"]
+
+
+def test_the_broker_has_a_kitchen_queue_for_each_order_type_and_no_list_of_its_own():
+    from orders.models import OrderType
+    from restaurant import broker
+
+    assert broker.kitchen_order_types() == tuple(OrderType.values)
+    assert "dine_in" not in (REPO / "restaurant" / "broker.py").read_text()
