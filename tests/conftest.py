@@ -1,6 +1,9 @@
 """The fixtures of every test: this run's vhost and database, the SPEC topology, and the real commands
 as subprocesses (web, relay, kitchen workers, notification subscribers, display processes), and the
 browser test's screenshot directory.
+
+Under pytest-xdist every worker has a vhost and a database of its own (tests/settings.py names both
+after the run and the worker), so workers never share tables or messages.
 """
 
 import itertools
@@ -20,7 +23,9 @@ from tests import settings as test_settings
 from tests.amqp import rabbitmqctl
 from tests.support import PYTHON, REPO, ManagedProcess, admin_connection, manage, proxy_to, start_web, wait_for
 
-STALE_RUN = re.compile(r"restaurant_test_(\d+)_\d+$")
+# restaurant_test_<pid of the pytest run>_<start time>[_<xdist worker>]: the workers of one run share
+# its pid (the controller's), so a run only ever drops the leftovers of runs whose process is gone.
+STALE_RUN = re.compile(r"restaurant_test_(\d+)_\d+(?:_gw\d+)?$")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -44,6 +49,12 @@ def _drop_stale_runs() -> None:
             match = STALE_RUN.fullmatch(name.replace("test_restaurant_", "restaurant_test_"))
             if match and not _pid_alive(int(match.group(1))):
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings() -> None:
+    """tests/settings.py already gives each xdist worker a database name of its own (TEST_DATABASE_NAME,
+    named like the vhost); pytest-django's own `_gw0` suffix would only be added a second time."""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -224,8 +235,8 @@ def pytest_sessionstart(session):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    # The summary looks at the screenshots themselves (rather than at a flag set by the fixture), and
-    # names their directory when this run wrote some.
+    # Under pytest-xdist the browser test runs in a worker and this summary is the controller's: it
+    # looks at the screenshots themselves, and names their directory when this run wrote some.
     started = config.stash.get(_session_started, None)
     if started is not None and any(shot.stat().st_mtime >= started for shot in BROWSER_ARTIFACTS.glob("*.png")):
         terminalreporter.write_line(f"browser screenshots: {BROWSER_ARTIFACTS}")
