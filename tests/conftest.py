@@ -25,7 +25,7 @@ from tests.support import PYTHON, REPO, ManagedProcess, admin_connection, manage
 
 # restaurant_test_<pid of the pytest run>_<start time>[_<xdist worker>]: the workers of one run share
 # its pid (the controller's), so a run only ever drops the leftovers of runs whose process is gone.
-STALE_RUN = re.compile(r"restaurant_test_(\d+)_\d+(?:_gw\d+)?$")
+STALE_RUN = re.compile(r"restaurant_test_((\d+)_\d+)(?:_gw\d+)?$")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -38,16 +38,21 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _is_stale(name: str) -> bool:
+    """A vhost (or, prefixed `test_`, a database) of another run whose pytest process is gone. Never one
+    of this run's own (its sibling workers'), even under a TEST_RUN_ID given from outside."""
+    match = STALE_RUN.fullmatch(name)
+    return bool(match) and match.group(1) != test_settings.RUN_ID and not _pid_alive(int(match.group(2)))
+
+
 def _drop_stale_runs() -> None:
     """Remove the vhosts and databases of earlier runs whose pytest process is gone (a killed run)."""
     for vhost in rabbitmqctl("list_vhosts", "--silent", "name").split():
-        match = STALE_RUN.fullmatch(vhost)
-        if match and not _pid_alive(int(match.group(1))):
+        if _is_stale(vhost):
             rabbitmqctl("delete_vhost", vhost, check=False)
     with admin_connection() as admin:
         for (name,) in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 'test_restaurant_%'"):
-            match = STALE_RUN.fullmatch(name.replace("test_restaurant_", "restaurant_test_"))
-            if match and not _pid_alive(int(match.group(1))):
+            if _is_stale(name.replace("test_restaurant_", "restaurant_test_")):
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
