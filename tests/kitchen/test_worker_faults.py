@@ -43,6 +43,12 @@ def wait_until_status(order: Order, status: str, timeout: float = TIMEOUT) -> No
     )
 
 
+def wait_for_about(process, action: str, order: Order) -> list[dict]:
+    """`about`, once there is such a line: the worker logs after its transaction commits, so the line
+    can follow the status a test saw in the database by a moment."""
+    return wait_for(lambda: about(process, action, order), timeout=TIMEOUT, message=f"{action} about {order.number}")
+
+
 def about(process, action: str, order: Order) -> list[dict]:
     """`process`'s log lines with `action` about `order`."""
     return [line for line in process.actions(action) if (line.get("details") or {}).get("order_number") == order.number]
@@ -92,7 +98,7 @@ def test_database_outage_while_cooking_requeues_the_order_which_completes_once_i
 
     wait_until_status(order, OrderStatus.READY)
     assert logged_statuses(order) == ["cooking", "ready", "received"]
-    assert len(about(worker, "order_completed", order)) == 1
+    assert len(wait_for_about(worker, "order_completed", order)) == 1
     # The redelivery found the order already cooking: it resumed rather than starting again.
     assert about(worker, "order_processing_resumed", order)
     # A database outage is not the message's fault: never a dead letter, however many requeues.
