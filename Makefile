@@ -36,10 +36,12 @@ demo-staff: migrate
 run: migrate demo-staff
 	$(BIN)/honcho start -f Procfile -p $(PORT)
 
-## test: set up and run the test suite against the real PostgreSQL and RabbitMQ
+## test: set up and run the test suite against the real PostgreSQL and RabbitMQ, in TEST_WORKERS
+## pytest-xdist workers (each with a database and a vhost of its own); TEST_WORKERS=0 runs it in one process
+TEST_WORKERS ?= 3
 test: venv services
 	@bash scripts/ensure_browser.sh
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -1,4 +1,8 @@
-"""Helpers for tests that run the real commands against the real services."""
+"""Helpers for tests that run the real commands against the real services: waiting on a condition,
+the real commands as subprocesses, a TCP proxy to cut one process off a service, PostgreSQL outages.
+
+The AMQP helpers live in tests/amqp.py and the order and staff factories in tests/factories.py; the
+AMQP names that used to be defined here stay importable from here."""
 
 import json
 import os
@@ -251,33 +255,6 @@ def url_through(url: str, proxy: TcpProxy) -> str:
     credentials, _, _ = parts.netloc.rpartition("@")
     netloc = f"127.0.0.1:{proxy.port}"
     return urlunsplit(parts._replace(netloc=f"{credentials}@{netloc}" if credentials else netloc))
-
-
-def rabbitmqctl(*args: str, check: bool = True) -> str:
-    result = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=60)
-    if check and result.returncode != 0:
-        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr or result.stdout}")
-    return result.stdout
-
-
-def bind_probe_queue(channel, exchange: str, routing_key: str = "#") -> str:
-    """An exclusive queue bound to `exchange`, to see what is published there."""
-    queue = channel.queue_declare("", exclusive=True).method.queue
-    channel.queue_bind(queue, exchange, routing_key=routing_key)
-    return queue
-
-
-def get_messages(channel, queue: str, count: int, timeout: float = 10.0) -> list[tuple]:
-    messages: list[tuple] = []
-
-    def got_all():
-        method, properties, body = channel.basic_get(queue, auto_ack=True)
-        if method is not None:
-            messages.append((method, properties, body))
-        return len(messages) >= count
-
-    wait_for(got_all, timeout=timeout, interval=0.02, message=f"{count} messages on {queue}")
-    return messages
 
 
 def manage(*args: str) -> list[str]:

@@ -4,7 +4,6 @@ on the real RabbitMQ (this run's vhost), acting through kitchen/dead_letters.py.
 import json
 from datetime import timedelta
 
-import pika
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -12,7 +11,8 @@ from django.utils import timezone
 from kitchen.models import Worker
 from kitchen.services import worker_register
 from restaurant import broker
-from tests.staff import FRONT_OF_HOUSE, MANAGER, logged_in, messages_of
+from tests.amqp import put_dead_letter, queue_depth
+from tests.factories import FRONT_OF_HOUSE, MANAGER, logged_in, messages_of
 
 pytestmark = pytest.mark.django_db
 
@@ -36,19 +36,20 @@ def channel(amqp_channel):
     return amqp_channel
 
 
-def put_dead_letter(channel, number: str, *, message_id: str, routing_key: str | None = "kitchen.takeout.1") -> None:
-    """A message in dead_letter_queue with the headers the kitchen worker writes."""
-    headers = {"x-dead-letter-reason": "unknown order", "x-dead-lettered-by": "chef_past", "request_id": "req-1"}
-    if routing_key:
-        headers["x-original-routing-key"] = routing_key
-        headers["x-original-exchange"] = broker.ORDERS_EXCHANGE
+def put_letter_about(channel, number: str, *, message_id: str, routing_key: str | None = "kitchen.takeout.1") -> None:
+    """A dead letter about order `number`, with the headers the kitchen worker writes (the original
+    exchange only with an original routing key; no timestamp, no content type)."""
     body = json.dumps({"order_number": number, "order_type": "takeout"}).encode()
-    properties = pika.BasicProperties(delivery_mode=2, headers=headers, message_id=message_id, priority=1)
-    channel.basic_publish("", DLQ, body, properties, mandatory=True)
-
-
-def depth(channel, queue: str) -> int:
-    return channel.queue_declare(queue, passive=True).method.message_count
+    put_dead_letter(
+        channel,
+        body,
+        message_id=message_id,
+        routing_key=routing_key,
+        original_exchange=broker.ORDERS_EXCHANGE if routing_key else None,
+        request_id="req-1",
+        dead_lettered_at=None,
+        content_type=None,
+    )
 
 
 # --- workers ------------------------------------------------------------------------------------
@@ -89,7 +90,7 @@ def test_worker_page_is_read_only_for_managers_too():
 
 
 def test_dead_letter_page_lists_messages_and_leaves_them_in_the_queue(channel):
-    put_dead_letter(channel, "ORD_20241216_007", message_id="outbox-7")
+    put_letter_about(channel, "ORD_20241216_007", message_id="outbox-7")
     client = logged_in(MANAGER)
 
     response = client.get(DEAD_LETTERS)
@@ -100,14 +101,14 @@ def test_dead_letter_page_lists_messages_and_leaves_them_in_the_queue(channel):
     assert (
         "outbox-7" in response.text and "ORD_20241216_007" in response.text and "csrfmiddlewaretoken" in response.text
     )
-    assert depth(channel, DLQ) == 1
+    assert queue_depth(channel, DLQ) == 1
     # Linked from the admin index, under Kitchen.
     assert DEAD_LETTERS in client.get(reverse("admin:index")).text
 
 
 def test_discard_button_removes_the_dead_letter(channel):
-    put_dead_letter(channel, "ORD_20241216_007", message_id="outbox-7")
-    put_dead_letter(channel, "ORD_20241216_008", message_id="outbox-8")
+    put_letter_about(channel, "ORD_20241216_007", message_id="outbox-7")
+    put_letter_about(channel, "ORD_20241216_008", message_id="outbox-8")
     client = logged_in(MANAGER, "maria")
 
     response = client.post(DEAD_LETTERS, {"id": "outbox-7", "action": "discard"})
@@ -120,8 +121,8 @@ def test_discard_button_removes_the_dead_letter(channel):
 
 
 def test_replay_button_sends_the_message_back_to_its_kitchen_queue_or_says_why_not(channel):
-    put_dead_letter(channel, "ORD_20241216_007", message_id="outbox-7")
-    put_dead_letter(channel, "ORD_20241216_008", message_id="outbox-8", routing_key=None)
+    put_letter_about(channel, "ORD_20241216_007", message_id="outbox-7")
+    put_letter_about(channel, "ORD_20241216_008", message_id="outbox-8", routing_key=None)
     client = logged_in(MANAGER, "maria")
 
     replayed = client.post(DEAD_LETTERS, {"id": "outbox-7", "action": "replay"})
@@ -129,16 +130,16 @@ def test_replay_button_sends_the_message_back_to_its_kitchen_queue_or_says_why_n
     refused = client.post(DEAD_LETTERS, {"id": "outbox-8", "action": "replay"})
 
     assert messages_of(replayed) == [("success", "Dead letter outbox-7 replayed to kitchen.takeout.1.")]
-    assert depth(channel, broker.kitchen_queue("takeout")) == 1
+    assert queue_depth(channel, broker.kitchen_queue("takeout")) == 1
     [(level, text)] = messages_of(refused)
     assert level == "error" and text.startswith("Dead letter outbox-8 not replayed: no original routing key")
-    assert depth(channel, DLQ) == 1
+    assert queue_depth(channel, DLQ) == 1
 
 
 def test_dead_letter_page_is_for_managers_only(channel):
-    put_dead_letter(channel, "ORD_20241216_007", message_id="outbox-7")
+    put_letter_about(channel, "ORD_20241216_007", message_id="outbox-7")
     client = logged_in(FRONT_OF_HOUSE)
 
     assert client.get(DEAD_LETTERS).status_code == 403
     assert client.post(DEAD_LETTERS, {"id": "outbox-7", "action": "discard"}).status_code == 403
-    assert depth(channel, DLQ) == 1
+    assert queue_depth(channel, DLQ) == 1

@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests.staff import KITCHEN, staff_user
-from tests.support import PYTHON, ManagedProcess, free_port, order_payload, start_web, wait_for
+from tests.factories import KITCHEN, order_payload, post_order, staff_user
+from tests.support import free_port, start_web
 
 pytestmark = pytest.mark.slow
 
@@ -41,31 +40,12 @@ def chromium_path() -> str | None:
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
 
 
-def start_display(processes, name: str, port: int) -> ManagedProcess:
-    """The Procfile's display line (daphne, DATABASE_POOL_SIZE=4) on `port`, returned once it answers."""
-    command = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "restaurant.asgi:application"]
-    process = processes(name, command, DATABASE_POOL_SIZE="4")
-
-    def answers():
-        if process.proc.poll() is not None:
-            raise AssertionError(f"{name} exited {process.proc.returncode}:\n{process.output()}")
-        try:
-            return requests.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    wait_for(answers, timeout=30, interval=0.1, message=f"{name} to answer on port {port}")
-    return process
-
-
 def place_order(base_url: str, **fields) -> str:
-    response = requests.post(f"{base_url}/orders", json=order_payload(**fields), timeout=10)
-    assert response.status_code == 201, response.text
-    return response.json()["order_number"]
+    return post_order(base_url, order_payload(**fields), expect=201).json()["order_number"]
 
 
 def test_kitchen_display_in_a_browser_follows_an_order_and_survives_a_display_restart(
-    processes, relay, start_worker, browser_artifacts
+    processes, relay, start_worker, start_display, browser_artifacts
 ):
     executable = chromium_path()
     if executable is None:
@@ -78,7 +58,7 @@ def test_kitchen_display_in_a_browser_follows_an_order_and_survives_a_display_re
     user.save()
 
     port = free_port()
-    display = start_display(processes, "display", port)
+    display = start_display("display", port)
     web = start_web(processes)
     board_url = f"http://127.0.0.1:{port}/kitchen/"
     page_errors: list[str] = []
@@ -142,7 +122,7 @@ def test_kitchen_display_in_a_browser_follows_an_order_and_survives_a_display_re
                 shot("display-killed")
 
                 second = place_order(web, customer_name="Browser Two")  # while no display is up
-                start_display(processes, "display-restarted", port)
+                start_display("display-restarted", port)
                 # The page retries with a capped exponential back-off (0.5 s, 1 s, 2 s, 4 s, 8 s, …).
                 expect(conn).to_have_class("up", timeout=25_000)
                 reconnected_after = time.monotonic() - killed_at

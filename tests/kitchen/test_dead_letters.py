@@ -9,7 +9,6 @@ import hashlib
 import json
 import subprocess
 from datetime import datetime, timedelta
-from decimal import Decimal
 from io import StringIO
 
 import pika
@@ -24,11 +23,12 @@ from kitchen.dead_letters import (
     dead_letter_replay,
 )
 from orders.models import Order, OrderStatus, OrderStatusLog
-from orders.services import format_order_number, order_create
-from orders.validation import validate_order
+from orders.services import format_order_number
 from restaurant import broker
 from restaurant import logging as app_logging
-from tests.support import REPO, bind_probe_queue, get_messages, manage, order_payload, rabbitmqctl, wait_for
+from tests.amqp import bind_probe_queue, get_messages, put_dead_letter, queue_depth, rabbitmqctl, wait_for_queue_depth
+from tests.factories import create_order
+from tests.support import REPO, manage, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -65,45 +65,8 @@ def order_body(number: str, *, order_type: str = "takeout", priority: int = 1) -
     ).encode()
 
 
-def put_dead_letter(
-    channel,
-    body: bytes,
-    *,
-    reason: str = "unknown order",
-    routing_key: str | None = "kitchen.takeout.1",
-    message_id: str | None = None,
-    priority: int | None = 1,
-    request_id: str = "req-dead",
-    **extra_headers,
-) -> None:
-    """A message in the dead-letter queue as `KitchenWorker.dead_letter` leaves it (without an
-    original routing key when `routing_key` is None)."""
-    headers = {
-        "request_id": request_id,
-        "x-dead-letter-reason": reason,
-        "x-original-exchange": broker.ORDERS_EXCHANGE,
-        "x-dead-lettered-by": "chef_past",
-        "x-dead-lettered-at": "2024-12-16T10:00:00+00:00",
-        **extra_headers,
-    }
-    if routing_key is not None:
-        headers["x-original-routing-key"] = routing_key
-    properties = pika.BasicProperties(
-        content_type="application/json", delivery_mode=2, headers=headers, message_id=message_id, priority=priority
-    )
-    channel.basic_publish("", DLQ, body, properties, mandatory=True)
-
-
 def body_id(body: bytes) -> str:
     return "body-" + hashlib.sha256(body).hexdigest()[:16]
-
-
-def queue_depth(channel, queue: str) -> int:
-    return channel.queue_declare(queue, passive=True).method.message_count
-
-
-def wait_for_queue_depth(channel, queue: str, depth: int) -> None:
-    wait_for(lambda: queue_depth(channel, queue) == depth, timeout=TIMEOUT, message=f"{depth} messages on {queue}")
 
 
 def ready_and_unacked(vhost: str, queue: str) -> tuple[int, int]:
@@ -132,11 +95,6 @@ def table_rows(output: str) -> list[list[str]]:
     lines = [line for line in output.splitlines() if line and not line.startswith("{")]
     assert lines[0].split()[:2] == ["ID", "ORDER"], output
     return [[cell.strip() for cell in line.split("  ") if cell.strip()] for line in lines[1:] if "  " in line]
-
-
-def create_order(**overrides) -> Order:
-    data = json.loads(json.dumps(order_payload(**overrides)), parse_float=Decimal)
-    return order_create(data=validate_order(data))
 
 
 def logged(order: Order) -> list[tuple[str, str]]:

@@ -4,7 +4,6 @@ the real database and, end to end, the real relay and RabbitMQ."""
 
 import asyncio
 import json
-from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -17,18 +16,15 @@ from django.db.models import Max
 from django.test import Client
 from django.urls import reverse
 
-from kitchen.services import worker_finish_order
 from notifications.bridge import KITCHEN_GROUP, DisplayBridge, bridges, order_group
 from orders.models import Order, OrderStatusLog
-from orders.roles import KITCHEN, MANAGER
+from orders.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER
 from orders.selectors import order_views
-from orders.services import order_cancel, order_create, order_mark_completed, order_start_cooking
-from orders.validation import validate_order
+from orders.services import order_start_cooking
 from restaurant.asgi import application
 from restaurant.broker import NOTIFICATIONS_EXCHANGE
 from restaurant.models import OutboxMessage
-from tests.staff import logged_in
-from tests.support import order_payload
+from tests.factories import create_order, logged_in, staff_user
 
 TICKET_KEYS = {
     "order_number",
@@ -57,29 +53,6 @@ def fresh_layer(transactional_db):
 def run(coroutine_function):
     """Run an async test body on a fresh event loop (as a display process serves its clients)."""
     return async_to_sync(coroutine_function)()
-
-
-def make_order(status: str = "received", **fields) -> Order:
-    # As the API reads a body: numbers as Decimal.
-    payload = json.loads(json.dumps(order_payload(**fields)), parse_float=Decimal)
-    order = order_create(data=validate_order(payload))
-    if status in ("cooking", "ready", "completed"):
-        order_start_cooking(number=order.number, changed_by="chef_mario")
-    if status in ("ready", "completed"):
-        worker_finish_order(number=order.number, worker_name="chef_mario")
-    if status == "completed":
-        order_mark_completed(number=order.number, changed_by="someone")
-    if status == "cancelled":
-        order_cancel(number=order.number, changed_by="someone")
-    order.refresh_from_db()
-    return order
-
-
-def make_user(username: str, *groups: str, superuser: bool = False) -> User:
-    user = User.objects.create_user(username, password="x", is_superuser=superuser, is_staff=superuser)
-    for name in groups:
-        user.groups.add(Group.objects.get_or_create(name=name)[0])
-    return user
 
 
 def session_headers(user: User | None) -> list[tuple[bytes, bytes]]:
@@ -115,7 +88,7 @@ def last_log_id(order: Order | None = None) -> int:
 
 @pytest.mark.parametrize("who", ["anonymous", "no group", "Front of house"])
 def test_kitchen_socket_refuses_anyone_but_kitchen_staff_with_4403(who):
-    user = None if who == "anonymous" else make_user("someone", *([who] if who != "no group" else []))
+    user = None if who == "anonymous" else staff_user(None if who == "no group" else who, "someone", is_staff=False)
 
     user_headers = session_headers(user)
 
@@ -130,7 +103,7 @@ def test_kitchen_socket_refuses_anyone_but_kitchen_staff_with_4403(who):
 
 def test_kitchen_socket_refuses_a_user_when_the_staff_groups_do_not_exist_yet():
     Group.objects.filter(name__in=[KITCHEN, MANAGER]).delete()
-    user, admin = make_user("cook"), make_user("boss", superuser=True)
+    user, admin = staff_user(None, "cook", is_staff=False), staff_user(None, "boss", superuser=True)
 
     user_headers = session_headers(user)
     admin_headers = session_headers(admin)
@@ -148,7 +121,7 @@ def test_kitchen_socket_refuses_a_user_when_the_staff_groups_do_not_exist_yet():
 
 
 def test_kitchen_socket_rejects_a_foreign_origin():
-    user = make_user("cook", KITCHEN)
+    user = staff_user(KITCHEN, "cook", is_staff=False)
     headers = [(b"origin", b"http://evil.example"), *session_headers(user)[1:]]
 
     async def body():
@@ -165,12 +138,12 @@ def test_kitchen_socket_rejects_a_foreign_origin():
 
 @pytest.mark.parametrize("group", [KITCHEN, MANAGER])
 def test_snapshot_holds_every_open_order_as_a_ticket_with_versions(group):
-    received = make_order(order_type="dine_in", table_number=7)
-    cooking = make_order("cooking", order_type="delivery", delivery_address="1 Main Street, Springfield")
-    ready = make_order("ready")
-    make_order("completed")
-    make_order("cancelled")
-    user = make_user("cook", group)
+    received = create_order(order_type="dine_in", table_number=7)
+    cooking = create_order(status="cooking", order_type="delivery", delivery_address="1 Main Street, Springfield")
+    ready = create_order(status="ready")
+    create_order(status="completed")
+    create_order(status="cancelled")
+    user = staff_user(group, "cook", is_staff=False)
 
     user_headers = session_headers(user)
 
@@ -202,10 +175,12 @@ def test_snapshot_holds_every_open_order_as_a_ticket_with_versions(group):
 
 def test_an_update_sent_from_another_thread_reaches_the_kitchen_and_only_its_own_order_socket():
     order, other = (
-        make_order(),
-        make_order(customer_name="Secret Name", order_type="delivery", delivery_address="42 Hidden Road, Springfield"),
+        create_order(),
+        create_order(
+            customer_name="Secret Name", order_type="delivery", delivery_address="42 Hidden Road, Springfield"
+        ),
     )
-    user = make_user("cook", KITCHEN)
+    user = staff_user(KITCHEN, "cook", is_staff=False)
 
     user_headers = session_headers(user)
 
@@ -256,7 +231,7 @@ def test_an_update_sent_from_another_thread_reaches_the_kitchen_and_only_its_own
 
 
 def test_order_socket_shows_no_name_address_or_items_and_closes_for_an_unknown_order():
-    order = make_order(
+    order = create_order(
         customer_name="Secret Name", order_type="delivery", delivery_address="42 Hidden Road, Springfield"
     )
 
@@ -287,8 +262,8 @@ def test_order_socket_shows_no_name_address_or_items_and_closes_for_an_unknown_o
 
 
 def test_a_status_change_reaches_the_sockets_through_the_relay_and_the_bridge(relay):
-    order = make_order()
-    user = make_user("cook", KITCHEN)
+    order = create_order()
+    user = staff_user(KITCHEN, "cook", is_staff=False)
 
     user_headers = session_headers(user)
 
@@ -315,13 +290,13 @@ def test_a_status_change_reaches_the_sockets_through_the_relay_and_the_bridge(re
 def test_a_new_order_reaches_the_kitchen_socket_through_its_order_message(relay):
     """A new order has no status update (its `received` row has none): the bridge also takes the
     order messages, so the board shows the order before any worker picks it up."""
-    user_headers = session_headers(make_user("cook", KITCHEN))
+    user_headers = session_headers(staff_user(KITCHEN, "cook", is_staff=False))
 
     async def body():
         kitchen = kitchen_socket(user_headers)
         await connect(kitchen)
         snapshot = await kitchen.receive_json_from(timeout=10)
-        order = await database_sync_to_async(make_order)()
+        order = await database_sync_to_async(create_order)(status="received")
         update = await kitchen.receive_json_from(timeout=15)
         await kitchen.disconnect()
         return snapshot, order, update
@@ -337,8 +312,8 @@ def test_a_new_order_reaches_the_kitchen_socket_through_its_order_message(relay)
 
 
 def test_bump_over_the_socket_completes_a_ready_order_through_the_service():
-    order, cooking = make_order("ready"), make_order("cooking")
-    user = make_user("cook", KITCHEN)
+    order, cooking = create_order(status="ready"), create_order(status="cooking")
+    user = staff_user(KITCHEN, "cook", is_staff=False)
     outbox_before = OutboxMessage.objects.count()
 
     user_headers = session_headers(user)
@@ -372,8 +347,8 @@ def test_bump_over_the_socket_completes_a_ready_order_through_the_service():
 
 
 def test_recall_over_the_socket_brings_a_bumped_order_back_to_ready():
-    order = make_order("completed")
-    user = make_user("cook", KITCHEN)
+    order = create_order(status="completed")
+    user = staff_user(KITCHEN, "cook", is_staff=False)
 
     user_headers = session_headers(user)
 
@@ -402,9 +377,9 @@ def test_kitchen_page_sends_strangers_to_the_login_refuses_other_staff_and_serve
     response = client.get("/kitchen/?types=dine_in")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/?next=/kitchen/")
-    client.force_login(make_user("waiter", "Front of house"))
+    client.force_login(staff_user(FRONT_OF_HOUSE, "waiter", is_staff=False))
     assert client.get("/kitchen/").status_code == 403
-    client.force_login(make_user("cook", KITCHEN))
+    client.force_login(staff_user(KITCHEN, "cook", is_staff=False))
     response = client.get("/kitchen/")
     assert response.status_code == 200
     assert b"/ws/kitchen/" in response.content
@@ -417,8 +392,8 @@ def test_track_page_is_public_and_opens_its_order_socket():
 
 
 def test_sockets_answer_the_pages_heartbeat():
-    order = make_order()
-    user = make_user("cook", KITCHEN)
+    order = create_order()
+    user = staff_user(KITCHEN, "cook", is_staff=False)
     user_headers = session_headers(user)
 
     async def body():
@@ -438,8 +413,8 @@ def test_sockets_answer_the_pages_heartbeat():
 def test_a_cancel_from_the_admin_reaches_a_live_kitchen_display(relay):
     """The admin's Cancel action goes through order_cancel, whose status update travels outbox →
     relay → RabbitMQ → bridge → the kitchen socket, like any other change."""
-    order = make_order()
-    cook_headers = session_headers(make_user("cook", KITCHEN))
+    order = create_order()
+    cook_headers = session_headers(staff_user(KITCHEN, "cook", is_staff=False))
     manager = logged_in(MANAGER, "maria")
 
     def cancel_in_admin():

@@ -5,33 +5,15 @@ import asyncio
 import json
 
 import pytest
-import requests
 import websockets
 from django.test import Client
 
 from orders.models import Order
 from orders.roles import KITCHEN
-from tests.kitchen.test_display import make_order, make_user
-from tests.support import PYTHON, free_port, wait_for
+from tests.factories import create_order, staff_user
+from tests.support import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def start_display(processes, name: str) -> str:
-    """The Procfile's display process on a free port; returns host:port once it answers."""
-    port = free_port()
-    command = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "restaurant.asgi:application"]
-    processes(name, command, DATABASE_POOL_SIZE="4")
-    address = f"127.0.0.1:{port}"
-
-    def answers():
-        try:
-            return requests.get(f"http://{address}/health/live", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    wait_for(answers, timeout=30, interval=0.1, message=f"{name} to answer on {address}")
-    return address
 
 
 async def receive_until(socket, condition, timeout: float = 20.0) -> dict:
@@ -44,12 +26,17 @@ async def receive_until(socket, condition, timeout: float = 20.0) -> dict:
     return await asyncio.wait_for(first_match(), timeout)
 
 
-def test_a_bump_through_one_display_process_reaches_a_client_of_another(processes, relay, tmp_path):
-    order = make_order("ready")
+def test_a_bump_through_one_display_process_reaches_a_client_of_another(start_display, relay):
+    order = create_order(status="ready")
     client = Client()
-    client.force_login(make_user("cook", KITCHEN))
+    client.force_login(staff_user(KITCHEN, "cook", is_staff=False))
     cookie = f"sessionid={client.cookies['sessionid'].value}"
-    display_a, display_b = start_display(processes, "display-a"), start_display(processes, "display-b")
+    displays, processes = [], []
+    for name in ("display-a", "display-b"):
+        port = free_port()
+        processes.append(start_display(name, port))
+        displays.append(f"127.0.0.1:{port}")
+    display_a, display_b = displays
 
     async def body():
         track_url = f"ws://{display_b}/ws/orders/{order.number}/"
@@ -77,6 +64,6 @@ def test_a_bump_through_one_display_process_reaches_a_client_of_another(processe
     assert update_b["version"] > first["version"]
     assert update_a["order"]["status"] == "completed" and update_a["version"] == update_b["version"]
     # The display process's lines (daphne's, the bump's, its bridge's) name it.
-    lines = [json.loads(text) for text in (tmp_path / "display-a.log").read_text().splitlines() if text[:1] == "{"]
+    lines = processes[0].log_lines()
     assert {"websocket_connected", "broker_connected", "order_status_changed"} <= {line["action"] for line in lines}
     assert {line["service"] for line in lines} == {"kitchen-display"}

@@ -9,7 +9,6 @@ import signal
 import subprocess
 from collections import defaultdict
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 import pika
 import pytest
@@ -17,12 +16,12 @@ import pytest
 from kitchen.models import Worker, WorkerStatus
 from kitchen.services import WorkerAlreadyOnline, worker_register
 from orders.models import Order, OrderStatus, OrderStatusLog
-from orders.services import cooking_time, order_create
-from orders.validation import validate_order
+from orders.services import cooking_time
 from restaurant import broker
-from restaurant.logging import request_id_var
 from restaurant.models import OutboxMessage
-from tests.support import REPO, bind_probe_queue, get_messages, manage, order_payload, rabbitmqctl, wait_for
+from tests.amqp import bind_probe_queue, get_messages, queue_depth, rabbitmqctl, wait_for_queue_depth
+from tests.factories import create_order
+from tests.support import REPO, manage, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -36,17 +35,6 @@ LONG_COOK = "0.5"  # takeout cooks 5 s: time enough to signal a worker mid-cook
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def create_order(*, request_id: str | None = None, **overrides) -> Order:
-    """An order written through the intake service (prices read as Decimal, as the API does),
-    under `request_id` as the request it came from."""
-    data = json.loads(json.dumps(order_payload(**overrides)), parse_float=Decimal)
-    token = request_id_var.set(request_id)
-    try:
-        return order_create(data=validate_order(data))
-    finally:
-        request_id_var.reset(token)
 
 
 def status_of(order: Order) -> str:
@@ -67,15 +55,6 @@ def log_rows(order: Order) -> list[OrderStatusLog]:
 
 def logged(order: Order) -> list[tuple[str, str]]:
     return [(row.status, row.changed_by) for row in log_rows(order)]
-
-
-def queue_depth(channel, queue: str) -> int:
-    """Messages ready on `queue` (not counting those delivered and unacknowledged)."""
-    return channel.queue_declare(queue, passive=True).method.message_count
-
-
-def wait_for_queue_depth(channel, queue: str, depth: int) -> None:
-    wait_for(lambda: queue_depth(channel, queue) == depth, timeout=30, message=f"{depth} messages on {queue}")
 
 
 def queue_stats(vhost: str) -> dict[str, tuple[int, int, int]]:

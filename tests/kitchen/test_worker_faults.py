@@ -1,14 +1,13 @@
 """The kitchen worker (SPEC §4) as a real subprocess while PostgreSQL or RabbitMQ misbehave.
 
 Every test runs `run_kitchen_worker` against this run's database and vhost (the `start_worker`
-fixture of tests/kitchen/conftest.py), breaks something real, and restores it in a `finally` or a
+fixture of tests/conftest.py), breaks something real, and restores it in a `finally` or a
 context manager, so a failing test never leaves the services broken for the next one.
 """
 
 import json
 import os
 import signal
-from decimal import Decimal
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -16,11 +15,11 @@ from django.db import transaction
 
 from kitchen.models import Worker, WorkerStatus
 from orders.models import Order, OrderStatus, OrderStatusLog
-from orders.services import order_create
-from orders.validation import validate_order
 from restaurant import broker
 from restaurant.models import OutboxMessage
-from tests.support import database_outage, get_messages, order_payload, rabbitmqctl, wait_for
+from tests.amqp import get_messages, queue_depth, rabbitmqctl
+from tests.factories import create_order
+from tests.support import database_outage, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -28,13 +27,6 @@ TIMEOUT = 30  # two cores shared with other test runs: be generous
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def create_order(**overrides) -> Order:
-    """An order written through the intake service (prices read as Decimal, as the API does);
-    the `relay` fixture publishes it once the transaction commits."""
-    data = json.loads(json.dumps(order_payload(**overrides)), parse_float=Decimal)
-    return order_create(data=validate_order(data))
 
 
 def logged_statuses(order: Order) -> list[str]:
@@ -50,13 +42,15 @@ def wait_until_status(order: Order, status: str, timeout: float = TIMEOUT) -> No
     )
 
 
+def wait_for_about(process, action: str, order: Order) -> list[dict]:
+    """`about`, once there is such a line: the worker logs after its transaction commits, so the line
+    can follow the status a test saw in the database by a moment."""
+    return wait_for(lambda: about(process, action, order), timeout=TIMEOUT, message=f"{action} about {order.number}")
+
+
 def about(process, action: str, order: Order) -> list[dict]:
     """`process`'s log lines with `action` about `order`."""
     return [line for line in process.actions(action) if (line.get("details") or {}).get("order_number") == order.number]
-
-
-def queue_depth(channel, queue: str) -> int:
-    return channel.queue_declare(queue, passive=True).method.message_count
 
 
 def restore_topology(*delete_first: str) -> None:
@@ -103,7 +97,7 @@ def test_database_outage_while_cooking_requeues_the_order_which_completes_once_i
 
     wait_until_status(order, OrderStatus.READY)
     assert logged_statuses(order) == ["cooking", "ready", "received"]
-    assert len(about(worker, "order_completed", order)) == 1
+    assert len(wait_for_about(worker, "order_completed", order)) == 1
     # The redelivery found the order already cooking: it resumed rather than starting again.
     assert about(worker, "order_processing_resumed", order)
     # A database outage is not the message's fault: never a dead letter, however many requeues.

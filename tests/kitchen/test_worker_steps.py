@@ -12,9 +12,9 @@ from kitchen.worker import KitchenWorker, WorkerConfig
 from orders.models import Order, OrderStatus, OrderStatusLog, OrderType
 from restaurant import broker
 from restaurant.lifecycle import StopFlag
-from restaurant.logging import request_id_bound
 from restaurant.models import OutboxMessage
-from tests.staff import make_order
+from tests.amqp import queue_depth
+from tests.factories import create_order
 from tests.support import wait_for
 
 TIMEOUT = 20
@@ -23,8 +23,8 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the worker commits its o
 
 
 @pytest.fixture
-def start_worker(amqp_channel):
-    """`start_worker(name, order_types)`: a registered KitchenWorker consuming its queues."""
+def in_process_worker(amqp_channel):
+    """`in_process_worker(name, order_types)`: a registered KitchenWorker consuming its queues."""
     started: list[KitchenWorker] = []
 
     def start(name: str, order_types: tuple[str, ...] = tuple(OrderType.values)) -> KitchenWorker:
@@ -53,18 +53,13 @@ def handle_one(worker: KitchenWorker) -> None:
     wait_for(worker.step, timeout=TIMEOUT, message="a step that handled a delivery")
 
 
-def depth(channel, queue: str) -> int:
-    return channel.queue_declare(queue, passive=True).method.message_count
-
-
 def statuses(order: Order) -> list[str]:
     return sorted(OrderStatusLog.objects.filter(order=order).values_list("status", flat=True))
 
 
-def test_one_delivery_is_cooked_to_ready_with_one_row_per_status_and_acked(amqp_channel, start_worker):
-    worker = start_worker("chef_steps")
-    with request_id_bound("req-worker-steps"):
-        order = make_order()
+def test_one_delivery_is_cooked_to_ready_with_one_row_per_status_and_acked(amqp_channel, in_process_worker):
+    worker = in_process_worker("chef_steps")
+    order = create_order(request_id="req-worker-steps")
     publish_order_message(amqp_channel, order)
 
     handle_one(worker)
@@ -81,12 +76,12 @@ def test_one_delivery_is_cooked_to_ready_with_one_row_per_status_and_acked(amqp_
     ]
     assert worker.step() is False  # nothing else came: the delivery was acked, not redelivered
     worker.shutdown()
-    assert depth(amqp_channel, broker.kitchen_queue(order.order_type)) == 0
-    assert depth(amqp_channel, broker.DEAD_LETTER_QUEUE) == 0
+    assert queue_depth(amqp_channel, broker.kitchen_queue(order.order_type)) == 0
+    assert queue_depth(amqp_channel, broker.DEAD_LETTER_QUEUE) == 0
 
 
-def test_a_poison_body_is_dead_lettered_with_its_reason_and_leaves_the_queue(amqp_channel, start_worker):
-    worker = start_worker("chef_poison")
+def test_a_poison_body_is_dead_lettered_with_its_reason_and_leaves_the_queue(amqp_channel, in_process_worker):
+    worker = in_process_worker("chef_poison")
     amqp_channel.basic_publish(broker.ORDERS_EXCHANGE, broker.order_routing_key("takeout", 1), b"not json")
 
     handle_one(worker)
@@ -101,12 +96,12 @@ def test_a_poison_body_is_dead_lettered_with_its_reason_and_leaves_the_queue(amq
     assert properties.headers["x-dead-lettered-by"] == "chef_poison"
     assert properties.headers["x-original-routing-key"] == "kitchen.takeout.1"
     worker.shutdown()
-    assert depth(amqp_channel, broker.kitchen_queue("takeout")) == 0
+    assert queue_depth(amqp_channel, broker.kitchen_queue("takeout")) == 0
 
 
-def test_an_order_of_a_type_the_worker_does_not_cook_is_requeued_untouched(amqp_channel, start_worker, caplog):
-    worker = start_worker("chef_takeout_only", ("takeout",))
-    order = make_order(order_type="dine_in", table_number=4)
+def test_an_order_of_a_type_the_worker_does_not_cook_is_requeued_untouched(amqp_channel, in_process_worker, caplog):
+    worker = in_process_worker("chef_takeout_only", ("takeout",))
+    order = create_order(order_type="dine_in", table_number=4)
     publish_order_message(amqp_channel, order, routing_key=broker.order_routing_key("takeout", 1))  # misrouted
 
     with caplog.at_level(logging.INFO):
@@ -117,7 +112,7 @@ def test_an_order_of_a_type_the_worker_does_not_cook_is_requeued_untouched(amqp_
     order.refresh_from_db()
     assert order.status == OrderStatus.RECEIVED and statuses(order) == ["received"]
     queue = broker.kitchen_queue("takeout")
-    wait_for(lambda: depth(amqp_channel, queue) == 1, timeout=TIMEOUT, message="the order back in its queue")
+    wait_for(lambda: queue_depth(amqp_channel, queue) == 1, timeout=TIMEOUT, message="the order back in its queue")
     method, _, _ = amqp_channel.basic_get(queue, auto_ack=True)
     assert method.redelivered  # the same message, given back, not a copy
-    assert depth(amqp_channel, broker.DEAD_LETTER_QUEUE) == 0
+    assert queue_depth(amqp_channel, broker.DEAD_LETTER_QUEUE) == 0

@@ -14,13 +14,12 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 
-from kitchen.services import worker_finish_order, worker_register
+from kitchen.services import worker_register
 from orders.models import Order, OrderStatus, OrderStatusLog
 from orders.roles import ROLE_PERMISSIONS
-from orders.services import order_start_cooking
 from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE
 from restaurant.models import OutboxMessage
-from tests.staff import FRONT_OF_HOUSE, KITCHEN, MANAGER, logged_in, make_order, messages_of, staff_user
+from tests.factories import FRONT_OF_HOUSE, KITCHEN, MANAGER, logged_in, make_order, messages_of, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -33,10 +32,7 @@ def change_url(order: Order) -> str:
 
 
 def ready_order(**overrides) -> Order:
-    order = make_order(**overrides)
-    order_start_cooking(number=order.number, changed_by="chef_test")
-    worker_finish_order(number=order.number, worker_name="chef_test")
-    order.refresh_from_db()
+    order = make_order(status=OrderStatus.READY, cook="chef_test", **overrides)
     assert order.status == OrderStatus.READY
     return order
 

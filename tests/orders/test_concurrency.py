@@ -12,7 +12,7 @@ from orders.models import DailyOrderCounter, Order, OrderStatusLog
 from orders.services import order_create
 from orders.validation import validate_order
 from restaurant.models import OutboxMessage
-from tests.support import order_payload
+from tests.factories import order_payload, post_order
 
 ORDERS = 100
 THREADS = 10
@@ -25,14 +25,14 @@ def expected_numbers(count: int) -> set[str]:
 def test_concurrent_posts_to_live_server_get_one_gap_free_run_of_numbers(web_url):
     local = threading.local()
 
-    def post_order(n: int) -> requests.Response:
+    def post_nth(n: int) -> requests.Response:
         if not hasattr(local, "session"):
             local.session = requests.Session()
         payload = order_payload(customer_name=f"Customer {chr(ord('A') + n % 26)}")
-        return local.session.post(f"{web_url}/orders", json=payload, timeout=30)
+        return post_order(web_url, payload, session=local.session, timeout=30)
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        responses = list(pool.map(post_order, range(ORDERS)))
+        responses = list(pool.map(post_nth, range(ORDERS)))
 
     assert [r.status_code for r in responses] == [201] * ORDERS, [r.text for r in responses if r.status_code != 201]
     numbers = [r.json()["order_number"] for r in responses]
@@ -50,7 +50,7 @@ def test_concurrent_order_create_in_separate_transactions_gets_one_gap_free_run(
     data = validate_order(order_payload(items=[{"name": "Margherita Pizza", "quantity": 1, "price": Decimal("15.99")}]))
     start = threading.Barrier(THREADS)
 
-    def create_orders(_batch: int) -> list[str]:
+    def create_batch(_batch: int) -> list[str]:
         try:
             start.wait(timeout=30)
             return [order_create(data=data).number for _ in range(ORDERS // THREADS)]
@@ -58,7 +58,7 @@ def test_concurrent_order_create_in_separate_transactions_gets_one_gap_free_run(
             connection.close()
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        numbers = [number for batch in pool.map(create_orders, range(THREADS)) for number in batch]
+        numbers = [number for batch in pool.map(create_batch, range(THREADS)) for number in batch]
 
     assert len(numbers) == len(set(numbers)) == ORDERS
     assert set(numbers) == expected_numbers(ORDERS)

@@ -10,7 +10,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from orders.forms import ItemRowForm, ItemRowFormSet, StaffOrderForm
 from orders.validation import ITEM_RULES, ORDER_RULES, FieldRule, Kind, OrderInvalid, validate_order
-from tests.staff import MANAGER, logged_in
+from tests.factories import MANAGER, logged_in
 from tests.support import order_payload
 
 SCHEMA_LIMITS = {

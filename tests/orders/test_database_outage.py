@@ -7,7 +7,8 @@ import requests
 
 from orders.models import DailyOrderCounter, Order, OrderItem, OrderStatusLog
 from restaurant.models import OutboxMessage
-from tests.support import database_outage, order_payload, wait_for
+from tests.factories import post_order
+from tests.support import database_outage, wait_for
 
 # SPEC §3: "503 with a JSON error within 5 s".
 OUTAGE_ANSWER_WITHIN = 5.0
@@ -23,20 +24,16 @@ def table_counts() -> dict[str, int]:
     }
 
 
-def post_order(web_url: str, **headers: str) -> requests.Response:
-    return requests.post(f"{web_url}/orders", json=order_payload(), headers=headers, timeout=15)
-
-
 def test_post_orders_answers_503_while_database_refuses_connections_then_recovers(web_url, test_database_name):
     # A first order, so the web process holds a database connection that the outage will kill.
-    first = post_order(web_url)
+    first = post_order(web_url, timeout=15)
     assert first.status_code == 201, first.text
     before = table_counts()
 
     with database_outage(test_database_name):
         for attempt in range(3):
             started = time.monotonic()
-            response = post_order(web_url, **{"X-Request-ID": f"outage-{attempt}"})
+            response = post_order(web_url, timeout=15, **{"X-Request-ID": f"outage-{attempt}"})
             elapsed = time.monotonic() - started
 
             assert response.status_code == 503, response.text
@@ -50,7 +47,7 @@ def test_post_orders_answers_503_while_database_refuses_connections_then_recover
     assert table_counts() == before
 
     def accepted_again():
-        response = post_order(web_url)
+        response = post_order(web_url, timeout=15)
         return response if response.status_code == 201 else None
 
     recovered = wait_for(accepted_again, timeout=15, interval=0.2, message="POST /orders to answer 201 again")

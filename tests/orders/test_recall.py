@@ -8,11 +8,11 @@ from django.db import IntegrityError, transaction
 from orders.models import OrderStatusLog
 from orders.services import RecallExpired, TransitionNotAllowed, order_mark_completed, order_recall
 from restaurant.models import OutboxMessage
-from tests.kitchen.test_display import make_order
+from tests.factories import create_order
 
 
 def test_recall_then_bump_again_keeps_the_history_with_one_live_row_per_status(db):
-    order = make_order("completed")
+    order = create_order(status="completed")
     order_recall(number=order.number, changed_by="cook")
     order_recall(number=order.number, changed_by="cook")  # a double click: already done
     order_mark_completed(number=order.number, changed_by="cook")
@@ -32,7 +32,7 @@ def test_recall_then_bump_again_keeps_the_history_with_one_live_row_per_status(d
 
 
 def test_recall_is_refused_after_the_window_and_for_an_order_not_completed(db):
-    old, cooking = make_order("completed"), make_order("cooking")
+    old, cooking = create_order(status="completed"), create_order(status="cooking")
     OrderStatusLog.objects.filter(order=old, status="completed").update(
         changed_at=old.updated_at - timedelta(minutes=6)
     )
@@ -46,6 +46,6 @@ def test_recall_is_refused_after_the_window_and_for_an_order_not_completed(db):
 
 
 def test_the_status_log_still_refuses_a_second_live_row_for_a_status(db):
-    order = make_order("ready")
+    order = create_order(status="ready")
     with pytest.raises(IntegrityError), transaction.atomic():
         OrderStatusLog.objects.create(order=order, status="ready", changed_by="zombie")

@@ -18,7 +18,7 @@ from orders.services import (
     order_start_cooking,
 )
 from restaurant.models import OutboxMessage
-from tests.staff import make_order
+from tests.factories import make_order
 
 SERVICES = {
     "start_cooking": order_start_cooking,

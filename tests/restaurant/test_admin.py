@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from restaurant.models import OutboxMessage
-from tests.staff import MANAGER, logged_in, make_order
+from tests.factories import MANAGER, logged_in, make_order
 
 pytestmark = pytest.mark.django_db
 

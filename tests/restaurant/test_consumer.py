@@ -16,6 +16,7 @@ from restaurant.broker import Delivery, TopologyMismatch
 from restaurant.consumer import BrokerLost, QueueConsumer, ReconnectingLoop
 from restaurant.lifecycle import Backoff, StopFlag, sleep
 from restaurant.logging import request_id_var
+from tests.amqp import queue_depth
 from tests.support import wait_for
 
 TIMEOUT = 20
@@ -68,10 +69,6 @@ def publish(channel, queue: str, body: bytes, *, request_id: str | None = None) 
     channel.basic_publish("", queue, body, properties)
 
 
-def depth(channel, queue: str) -> int:
-    return channel.queue_declare(queue, passive=True).method.message_count
-
-
 # --- step -------------------------------------------------------------------------------------
 
 
@@ -84,7 +81,7 @@ def test_a_delivery_reaches_handle_under_its_request_id_and_step_says_it_found_w
     assert request_id_var.get() is None  # bound for the handling only
     assert recorder.ticks >= 1
     recorder.disconnect()
-    assert depth(amqp_channel, queue) == 0  # acked: closing the connection gave nothing back
+    assert queue_depth(amqp_channel, queue) == 0  # acked: closing the connection gave nothing back
 
 
 def test_a_step_with_nothing_pending_handles_nothing_and_returns_false(recorder):
@@ -149,7 +146,7 @@ def test_a_stop_cancels_the_consumer_and_requeues_what_was_prefetched_unhandled(
     assert not recorder.connected and not recorder.pending
     [stopped] = actions(caplog, "graceful_shutdown")
     assert stopped.details["requeued"] == 3
-    wait_for(lambda: depth(amqp_channel, queue) == 3, timeout=TIMEOUT, message="three deliveries back")
+    wait_for(lambda: queue_depth(amqp_channel, queue) == 3, timeout=TIMEOUT, message="three deliveries back")
 
 
 # --- the loop's back-off ------------------------------------------------------------------------

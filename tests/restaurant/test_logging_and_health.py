@@ -12,22 +12,14 @@ from decimal import Decimal
 import pytest
 import requests
 
-from orders.services import order_create
-from orders.validation import validate_order
 from restaurant import logging as app_logging
 from restaurant.logging import JSONFormatter, RequestIDFilter, ServiceLogger, request_id_var
-from tests.support import ManagedProcess, manage, order_payload, proxy_to, start_web, url_through, wait_for
+from tests.factories import create_order
+from tests.support import ManagedProcess, manage, order_payload, start_web, url_through, wait_for
 
 LINE_FIELDS = {"timestamp", "level", "service", "action", "message", "hostname", "request_id"}
 LEVELS = {"DEBUG", "INFO", "ERROR"}
 SERVICES = {"order-service", "kitchen-worker", "tracking-service", "notification-subscriber", "outbox-relay"}
-
-
-@pytest.fixture
-def broker_proxy():
-    proxy = proxy_to(os.environ["RABBITMQ_URL"])
-    yield proxy
-    proxy.close()
 
 
 # --- the formatter --------------------------------------------------------------------------
@@ -196,8 +188,7 @@ def test_web_and_relay_write_only_json_lines_and_carry_the_request_id(broker_pro
 
 
 def test_health_reports_database_broker_and_the_outbox_backlog(web_url):
-    data = json.loads(json.dumps(order_payload()), parse_float=Decimal)
-    order_create(data=validate_order(data))  # no relay runs: its message stays pending
+    create_order()  # no relay runs: its message stays pending
 
     response = requests.get(f"{web_url}/health", timeout=10)
 

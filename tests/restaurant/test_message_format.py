@@ -4,11 +4,11 @@ live web server, real outbox relay, real RabbitMQ."""
 import json
 from decimal import Decimal
 
-import requests
-
 from orders.models import OrderType
 from restaurant import broker
-from tests.support import bind_probe_queue, get_messages, order_payload, wait_for
+from tests.amqp import bind_probe_queue, get_messages
+from tests.factories import order_payload, post_order
+from tests.support import wait_for
 
 ORDER_MESSAGE_KEYS = {
     "order_number",
@@ -33,12 +33,6 @@ BIG_DINE_IN = order_payload(
 )
 
 
-def post_order(web_url: str, payload: dict, **headers: str) -> requests.Response:
-    response = requests.post(f"{web_url}/orders", json=payload, headers=headers, timeout=10)
-    assert response.status_code == 201, response.text
-    return response
-
-
 def is_json_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -46,7 +40,7 @@ def is_json_number(value) -> bool:
 def test_order_message_has_spec_routing_properties_and_json_types(web_url, relay, amqp_channel):
     probe = bind_probe_queue(amqp_channel, broker.ORDERS_EXCHANGE)
 
-    response = post_order(web_url, BIG_DINE_IN, **{"X-Request-ID": "test-req-42"})
+    response = post_order(web_url, BIG_DINE_IN, expect=201, **{"X-Request-ID": "test-req-42"})
 
     [(method, properties, body)] = get_messages(amqp_channel, probe, 1)
     assert method.exchange == "orders_topic"
@@ -80,7 +74,7 @@ def test_order_message_has_spec_routing_properties_and_json_types(web_url, relay
 
 
 def test_order_response_has_location_amount_as_number_and_echoed_request_id(web_url):
-    response = post_order(web_url, BIG_DINE_IN, **{"X-Request-ID": "test-req-42"})
+    response = post_order(web_url, BIG_DINE_IN, expect=201, **{"X-Request-ID": "test-req-42"})
 
     body = response.json()
     assert set(body) == {"order_number", "status", "total_amount"}
@@ -94,8 +88,8 @@ def test_order_response_has_location_amount_as_number_and_echoed_request_id(web_
 def test_order_without_request_id_gets_a_generated_one_that_travels_with_its_message(web_url, relay, amqp_channel):
     probe = bind_probe_queue(amqp_channel, broker.ORDERS_EXCHANGE)
 
-    first = post_order(web_url, order_payload())
-    second = post_order(web_url, order_payload())
+    first = post_order(web_url, order_payload(), expect=201)
+    second = post_order(web_url, order_payload(), expect=201)
 
     generated = [first.headers["X-Request-ID"], second.headers["X-Request-ID"]]
     assert all(generated) and generated[0] != generated[1]
@@ -108,8 +102,8 @@ def test_order_without_request_id_gets_a_generated_one_that_travels_with_its_mes
 
 
 def test_orders_land_in_the_kitchen_queue_of_their_type_with_their_priority(web_url, relay, amqp_channel):
-    dine_in = post_order(web_url, BIG_DINE_IN).json()["order_number"]
-    takeout = post_order(web_url, order_payload()).json()["order_number"]
+    dine_in = post_order(web_url, BIG_DINE_IN, expect=201).json()["order_number"]
+    takeout = post_order(web_url, order_payload(), expect=201).json()["order_number"]
     delivery = post_order(
         web_url,
         order_payload(
@@ -117,6 +111,7 @@ def test_orders_land_in_the_kitchen_queue_of_their_type_with_their_priority(web_
             delivery_address="1 Main Street, Springfield",
             items=[{"name": "Family Pizza", "quantity": 3, "price": 20}],
         ),
+        expect=201,
     ).json()["order_number"]
 
     expected = {"dine_in": (dine_in, 10), "takeout": (takeout, 1), "delivery": (delivery, 5)}
@@ -132,8 +127,8 @@ def test_orders_land_in_the_kitchen_queue_of_their_type_with_their_priority(web_
 
 def test_higher_priority_order_waiting_in_kitchen_queue_is_delivered_first(web_url, relay, amqp_channel):
     queue = broker.kitchen_queue("dine_in")
-    small = post_order(web_url, order_payload(order_type="dine_in", table_number=3)).json()["order_number"]
-    big = post_order(web_url, BIG_DINE_IN).json()["order_number"]
+    small = post_order(web_url, order_payload(order_type="dine_in", table_number=3), expect=201).json()["order_number"]
+    big = post_order(web_url, BIG_DINE_IN, expect=201).json()["order_number"]
 
     def both_queued() -> bool:
         return amqp_channel.queue_declare(queue, passive=True).method.message_count == 2

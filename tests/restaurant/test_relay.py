@@ -6,7 +6,6 @@ import signal
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
 
 import psycopg
 import pytest
@@ -14,32 +13,16 @@ import requests
 from django.db import connections, transaction
 from pika.exceptions import NackError
 
-from orders.models import Order
-from orders.services import order_create
-from orders.validation import validate_order
 from restaurant import broker
 from restaurant.lifecycle import StopFlag
 from restaurant.models import OutboxMessage
 from restaurant.outbox import outbox_enqueue
 from restaurant.relay import RELAY_LOCK_KEY, OutboxRelay, listener_params
-from tests.support import (
-    bind_probe_queue,
-    database_outage,
-    get_messages,
-    manage,
-    order_payload,
-    proxy_to,
-    url_through,
-    wait_for,
-)
+from tests.amqp import bind_probe_queue, get_messages
+from tests.factories import create_order
+from tests.support import database_outage, manage, order_payload, url_through, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def create_order(**overrides) -> Order:
-    """An order written through the intake service, its prices read as Decimal like the API does."""
-    data = json.loads(json.dumps(order_payload(**overrides)), parse_float=Decimal)
-    return order_create(data=validate_order(data))
 
 
 def enqueue_order_message(order_number: str, sequence: int, routing_key: str = "kitchen.takeout.1") -> int:
@@ -78,13 +61,6 @@ def outbox_relay(amqp_channel):
     relay.connect()
     yield relay
     relay.disconnect()
-
-
-@pytest.fixture
-def broker_proxy():
-    proxy = proxy_to(os.environ["RABBITMQ_URL"])
-    yield proxy
-    proxy.close()
 
 
 def start_relay(processes, name: str = "relay", **env: str):

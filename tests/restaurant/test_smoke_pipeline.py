@@ -3,7 +3,8 @@ import json
 import requests
 
 from restaurant import broker
-from tests.support import bind_probe_queue, get_messages, order_payload
+from tests.amqp import bind_probe_queue, get_messages
+from tests.support import order_payload
 
 
 def test_order_posted_to_live_server_is_published_by_relay(web_url, relay, amqp_channel):

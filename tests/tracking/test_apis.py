@@ -9,7 +9,6 @@ log line tests use real subprocesses.
 import json
 import signal
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 import pytest
 import requests
@@ -18,9 +17,9 @@ from django.utils import timezone
 from kitchen.models import Worker, WorkerStatus
 from kitchen.services import worker_finish_order
 from orders.models import Order, OrderStatus
-from orders.services import order_create, order_start_cooking
-from orders.validation import validate_order
-from tests.support import order_payload, wait_for
+from orders.services import order_start_cooking
+from tests.factories import create_order
+from tests.support import wait_for
 
 PREFIXES = [pytest.param("", id="root"), pytest.param("/api", id="api")]
 STATUS_FIELDS = {"order_number", "current_status", "updated_at", "estimated_completion", "processed_by"}
@@ -38,12 +37,6 @@ def parse_utc(value: str) -> datetime:
     moment = datetime.fromisoformat(value)
     assert moment.utcoffset() == timedelta(0)
     return moment
-
-
-def create_order(**overrides) -> Order:
-    """An order written through the intake service (prices read as Decimal, as the API does)."""
-    data = json.loads(json.dumps(order_payload(**overrides)), parse_float=Decimal)
-    return order_create(data=validate_order(data))
 
 
 def make_worker(name: str, *, status: str = WorkerStatus.ONLINE, silent_for: float = 0, interval: int = 30, **fields):

@@ -1,0 +1,146 @@
+"""Test data built the way the product builds it: orders through the intake service (or POST /orders),
+moved on through the status service functions, and the back-office personas (the role groups of
+orders/roles.py). Every test module builds its orders and its staff accounts here."""
+
+from decimal import Decimal
+from typing import Any
+
+import requests
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.messages import get_messages
+from django.test import Client
+
+from kitchen.services import worker_finish_order
+from orders.models import Order, OrderStatus
+from orders.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER, ensure_roles
+from orders.services import order_cancel, order_create, order_mark_completed, order_start_cooking
+from orders.validation import validate_order
+from restaurant.logging import request_id_var
+from tests.support import order_payload
+
+__all__ = [
+    "FRONT_OF_HOUSE",
+    "KITCHEN",
+    "MANAGER",
+    "as_api_reads",
+    "create_order",
+    "logged_in",
+    "make_order",
+    "messages_of",
+    "order_payload",
+    "post_order",
+    "staff_user",
+]
+
+
+# --- orders -------------------------------------------------------------------------------------
+
+
+def as_api_reads(value: Any) -> Any:
+    """`value` as the API's parser reads a JSON body: every float becomes the Decimal of its JSON
+    text (what `json.loads(json.dumps(value), parse_float=Decimal)` gives); a Decimal stays as it is."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {key: as_api_reads(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_api_reads(item) for item in value]
+    return value
+
+
+def create_order(
+    *,
+    status: str = OrderStatus.RECEIVED,
+    request_id: str | None = None,
+    cook: str = "chef_mario",
+    changed_by: str = "someone",
+    **fields: Any,
+) -> Order:
+    """An order written through the intake service, as POST /orders writes it: `order_payload(**fields)`
+    (a takeout of one Margherita Pizza unless `fields` say otherwise), read as the API reads it,
+    under `request_id` as the request it came from (its messages carry it).
+
+    A `status` past `received` is reached through the service functions, as in the kitchen: cooking and
+    ready by the worker `cook`, completed or cancelled by the staff member `changed_by`. Returned as
+    the database holds it. No relay runs unless the test starts one: the order's messages wait in
+    the outbox.
+    """
+    data = validate_order(as_api_reads(order_payload(**fields)))
+    token = request_id_var.set(request_id)
+    try:
+        order = order_create(data=data)
+    finally:
+        request_id_var.reset(token)
+    if status in (OrderStatus.COOKING, OrderStatus.READY, OrderStatus.COMPLETED):
+        order_start_cooking(number=order.number, changed_by=cook)
+    if status in (OrderStatus.READY, OrderStatus.COMPLETED):
+        worker_finish_order(number=order.number, worker_name=cook)
+    if status == OrderStatus.COMPLETED:
+        order_mark_completed(number=order.number, changed_by=changed_by)
+    if status == OrderStatus.CANCELLED:
+        order_cancel(number=order.number, changed_by=changed_by)
+    order.refresh_from_db()
+    return order
+
+
+def make_order(price: str = "15.99", quantity: int = 1, **overrides: Any) -> Order:
+    """`create_order` of one Margherita Pizza: `quantity` of it at `price` (the admin tests' shorthand)."""
+    items = [{"name": "Margherita Pizza", "quantity": quantity, "price": Decimal(price)}]
+    return create_order(items=items, **overrides)
+
+
+def post_order(
+    base_url: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    expect: int | None = None,
+    session: requests.Session | None = None,
+    timeout: float = 10,
+    **headers: str,
+) -> requests.Response:
+    """POST /orders of `payload` (`order_payload()` when None) to a live web process, with `headers`;
+    with `expect`, the response must have that status."""
+    body = order_payload() if payload is None else payload
+    response = (session or requests).post(f"{base_url}/orders", json=body, headers=headers, timeout=timeout)
+    if expect is not None:
+        assert response.status_code == expect, response.text
+    return response
+
+
+# --- staff --------------------------------------------------------------------------------------
+
+
+def staff_user(
+    role: str | None,
+    username: str | None = None,
+    *,
+    is_staff: bool = True,
+    superuser: bool = False,
+):
+    """A staff account in `role`'s group (in no group when `role` is None).
+
+    The groups come from a data migration, but a transactional test empties every table when it ends,
+    so they are made again here (ensure_roles only adds). An account in no group leaves the groups as
+    they are: a test may have deleted them on purpose. A superuser is staff too.
+    """
+    if role:
+        ensure_roles()
+    name = username or (role or "nobody").lower().replace(" ", "_")
+    user = get_user_model().objects.create_user(
+        username=name, password="not-used", is_staff=is_staff or superuser, is_superuser=superuser
+    )
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def logged_in(role: str | None, username: str | None = None) -> Client:
+    client = Client()
+    client.force_login(staff_user(role, username))
+    return client
+
+
+def messages_of(response) -> list[tuple[str, str]]:
+    """The (level, text) of the messages a response left for the next page."""
+    return [(message.level_tag, str(message)) for message in get_messages(response.wsgi_request)]
