@@ -11,7 +11,14 @@ from django.urls import reverse
 
 from orders.forms import ItemRowFormSet, StaffOrderForm, attach_errors, order_data
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
-from orders.services import OrderNotFound, TransitionNotAllowed, order_cancel, order_create, order_mark_completed
+from orders.services import (
+    OrderNotFound,
+    StatusChange,
+    TransitionNotAllowed,
+    order_cancel,
+    order_create,
+    order_mark_completed,
+)
 from orders.validation import OrderInvalid, validate_order
 from restaurant.admin import ReadOnlyInline
 
@@ -85,34 +92,27 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Mark completed", permissions=["complete"])
     def mark_completed(self, request: HttpRequest, queryset) -> None:
-        self._transition(
-            request,
-            queryset,
-            OrderStatus.COMPLETED,
-            lambda number, by: order_mark_completed(number=number, changed_by=by),
-        )
+        self._transition(request, queryset, OrderStatus.COMPLETED, order_mark_completed)
 
     @admin.action(description="Cancel", permissions=["cancel"])
     def cancel(self, request: HttpRequest, queryset) -> None:
-        self._transition(
-            request,
-            queryset,
-            OrderStatus.CANCELLED,
-            lambda number, by: order_cancel(number=number, changed_by=by, reason="cancelled in the back office"),
-        )
+        self._transition(request, queryset, OrderStatus.CANCELLED, order_cancel, reason="cancelled in the back office")
 
-    def _transition(self, request: HttpRequest, queryset, to: str, service: Callable[[str, str], Order]) -> None:
-        """One service call (one transaction) per order: a refusal leaves the others done."""
+    def _transition(
+        self, request: HttpRequest, queryset, to: str, service: Callable[..., StatusChange], **arguments: str
+    ) -> None:
+        """One service call (one transaction) per order: a refusal leaves the others done; an order
+        already in `to` is a no-op of the service, reported apart."""
         by = request.user.get_username()
         done, already = [], []
-        for number, status in queryset.order_by("number").values_list("number", "status"):
+        for number in queryset.order_by("number").values_list("number", flat=True):
             try:
-                service(number, by)
+                change = service(number=number, changed_by=by, **arguments)
             except (TransitionNotAllowed, OrderNotFound) as exc:
                 reason = "; ".join(message for errors in exc.errors.values() for message in errors)
                 self.message_user(request, f"{number} not {to}: {reason}.", messages.ERROR)
                 continue
-            (already if status == to else done).append(number)
+            (done if change.changed else already).append(number)
         if done:
             self.message_user(request, f"{to.capitalize()}: {', '.join(done)}.", messages.SUCCESS)
         if already:
