@@ -136,11 +136,15 @@ class DisplayBridge(QueueConsumer):
 
     def send(self, group: str, message: dict[str, Any]) -> None:
         """group_send on the consumers' loop, from this thread."""
+        coroutine = self.layer.group_send(group, message)
         try:
-            future = asyncio.run_coroutine_threadsafe(self.layer.group_send(group, message), self.loop)
-            future.result(timeout=5)
+            future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         except RuntimeError:  # the loop is closed: the server is gone, so is our job
+            coroutine.close()  # never scheduled: close it rather than leave it un-awaited
             self.stop.set()
+            return
+        try:
+            future.result(timeout=5)
         except Exception as exc:
             log.error("display_send_failed", f"Could not pass an update to {group}", exc_info=exc)
 
