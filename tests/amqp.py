@@ -12,7 +12,27 @@ import pika
 from restaurant import broker
 from tests.support import wait_for
 
-__all__ = ["bind_probe_queue", "get_messages", "put_dead_letter", "queue_depth", "rabbitmqctl", "wait_for_queue_depth"]
+# The fields of the order message of SPEC §5, as a consumer sees them.
+ORDER_MESSAGE_KEYS = {
+    "order_number",
+    "customer_name",
+    "order_type",
+    "table_number",
+    "delivery_address",
+    "items",
+    "total_amount",
+    "priority",
+}
+
+__all__ = [
+    "ORDER_MESSAGE_KEYS",
+    "bind_probe_queue",
+    "get_messages",
+    "put_dead_letter",
+    "queue_depth",
+    "rabbitmqctl",
+    "wait_for_queue_depth",
+]
 
 
 def rabbitmqctl(*args: str, check: bool = True) -> str:

@@ -13,17 +13,7 @@ from orders.models import DailyOrderCounter, Order, OrderItem, OrderStatusLog
 from orders.services import order_create
 from orders.validation import ItemInput, OrderInput
 from restaurant.models import OutboxMessage
-
-ORDER_MESSAGE_KEYS = {
-    "order_number",
-    "customer_name",
-    "order_type",
-    "table_number",
-    "delivery_address",
-    "items",
-    "total_amount",
-    "priority",
-}
+from tests.amqp import ORDER_MESSAGE_KEYS
 
 
 def make_input(*items: tuple[int, str], order_type: str = "takeout", **fields) -> OrderInput:

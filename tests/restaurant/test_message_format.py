@@ -6,20 +6,9 @@ from decimal import Decimal
 
 from orders.models import OrderType
 from restaurant import broker
-from tests.amqp import bind_probe_queue, get_messages
+from tests.amqp import ORDER_MESSAGE_KEYS, bind_probe_queue, get_messages
 from tests.factories import order_payload, post_order
 from tests.support import wait_for
-
-ORDER_MESSAGE_KEYS = {
-    "order_number",
-    "customer_name",
-    "order_type",
-    "table_number",
-    "delivery_address",
-    "items",
-    "total_amount",
-    "priority",
-}
 
 # 2 × 45.50 + 1 × 12.99 = 103.99: above 100, so priority 10.
 BIG_DINE_IN = order_payload(
