@@ -32,8 +32,9 @@ migrate: venv .env services
 demo-staff: migrate
 	$(BIN)/python manage.py create_demo_staff --force
 
-## run: set up everything and start web (on $PORT), relay, workers and subscriber (Procfile)
+## run: set up everything (the demo menu the first time) and start web (on $PORT), relay, workers and subscriber (Procfile)
 run: migrate demo-staff
+	$(BIN)/python manage.py load_menu menu/demo_menu.json --if-empty
 	$(BIN)/honcho start -f Procfile -p $(PORT)
 
 ## test: set up and run the test suite against the real PostgreSQL and RabbitMQ, in TEST_WORKERS

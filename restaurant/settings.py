@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI's files, so /api/docs/ works without a CDN
     "channels",
     "restaurant",
+    "menu",
     "orders",
     "kitchen",
     "tracking",

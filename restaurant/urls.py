@@ -6,9 +6,11 @@ from restaurant import health
 
 urlpatterns = [
     path("", include("orders.urls")),
+    path("", include("menu.urls")),
     path("", include("tracking.urls")),
     path("", include("kitchen.urls")),  # the kitchen display and /track/ (served by the display process)
     path("api/", include("orders.urls")),
+    path("api/", include("menu.urls")),
     path("api/", include("tracking.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -28,6 +28,8 @@ ENDPOINTS = {
     ("/api/orders", "post"),
     *((path, "get") for path in TRACKING),
     *((f"/api{path}", "get") for path in TRACKING),
+    ("/menu", "get"),
+    ("/api/menu", "get"),
     ("/health", "get"),
     ("/health/live", "get"),
     ("/health/ready", "get"),

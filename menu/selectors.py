@@ -1,0 +1,46 @@
+"""Menu reads: the catalog as GET /menu serves it, and its version (the ETag).
+
+The document is built once per menu version and kept in the process: every request reads the
+version (one indexed row; a trigger bumps it on any menu change, see menu/migrations/0002), so a
+change made through any process is served by every process at its next request, with no restart.
+"""
+
+import threading
+from typing import Any
+
+from django.db.models import Prefetch
+
+from menu.models import Category, MenuItem, MenuVersion, ModifierGroup, ModifierOption
+
+_lock = threading.Lock()
+_cached: tuple[int, dict[str, Any]] | None = None
+
+
+def menu_version() -> int:
+    row = MenuVersion.objects.filter(pk=1).values_list("version", flat=True).first()
+    return row or 0
+
+
+def menu_categories():
+    """Categories in display order, each with its items, their groups and options prefetched."""
+    options = Prefetch("options", queryset=ModifierOption.objects.order_by("display_order", "id"))
+    groups = Prefetch(
+        "modifier_groups", queryset=ModifierGroup.objects.order_by("display_order", "id").prefetch_related(options)
+    )
+    items = Prefetch(
+        "items",
+        queryset=MenuItem.objects.select_related("station").order_by("display_order", "name").prefetch_related(groups),
+    )
+    return Category.objects.order_by("display_order", "name").prefetch_related(items)
+
+
+def menu_document(version: int, build) -> dict[str, Any]:
+    """The menu as `build(categories)` renders it, for `version`: built again only when it changed."""
+    global _cached
+    with _lock:
+        if _cached is not None and _cached[0] == version:
+            return _cached[1]
+    document = build(menu_categories())
+    with _lock:
+        _cached = (version, document)
+    return document
