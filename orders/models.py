@@ -51,6 +51,7 @@ class Order(models.Model):
     processed_by = models.CharField(max_length=100, null=True, blank=True)
     estimated_completion = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    notes = models.CharField(max_length=280, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -78,7 +79,15 @@ class OrderItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
     name = models.CharField(max_length=50)
     quantity = models.PositiveSmallIntegerField()
+    # The unit price: a menu item's price plus its modifiers' deltas, as they were at order time.
     price = models.DecimalField(max_digits=6, decimal_places=2)
+    # A menu item's sku and station, copied (no foreign key: a menu change or deletion never
+    # rewrites or deletes an order); null for a free item (MENU_MODE=open).
+    sku = models.CharField(max_length=50, null=True, blank=True)
+    station = models.CharField(max_length=30, blank=True, default="")
+    # The chosen options as they were: [{"code", "name", "price_delta"}, ...].
+    modifiers = models.JSONField(default=list, blank=True)
+    notes = models.CharField(max_length=140, blank=True, default="")
 
     class Meta:
         db_table = "order_items"

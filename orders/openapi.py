@@ -11,13 +11,14 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
 )
 from rest_framework import serializers
 
 from orders.models import OrderStatus
-from orders.validation import CENT, ITEM_RULES, ORDER_RULES, FieldRule, Kind
+from orders.validation import CENT, ITEM_RULES, MENU_ITEM_RULES, ORDER_RULES, FieldRule, Kind
 from restaurant.api import error_body
 from restaurant.openapi import (
     DATABASE_DOWN,
@@ -53,8 +54,9 @@ def _schema_field(rule: FieldRule) -> serializers.Field:
         return PriceField(**options)
     if rule.kind is Kind.CHOICE:
         return serializers.ChoiceField(choices=rule.choices, **options)
-    item = OrderItemRequestSerializer()
-    return serializers.ListField(child=item, min_length=rule.min, max_length=rule.max, **options)
+    if rule.kind is Kind.CODES:
+        return serializers.ListField(child=serializers.CharField(), max_length=rule.max, **options)
+    return serializers.ListField(child=OrderLineField(), min_length=rule.min, max_length=rule.max, **options)
 
 
 def _closed_serializer(name: str, doc: str, rules: Mapping[str, FieldRule]) -> type[ClosedSerializer]:
@@ -63,8 +65,28 @@ def _closed_serializer(name: str, doc: str, rules: Mapping[str, FieldRule]) -> t
 
 
 OrderItemRequestSerializer = _closed_serializer(
-    "OrderItemRequestSerializer", "One line of an order; no other fields.", ITEM_RULES
+    "OrderItemRequestSerializer",
+    "A free line (MENU_MODE=open only): name and price given; no other fields.",
+    ITEM_RULES,
 )
+MenuItemRequestSerializer = _closed_serializer(
+    "MenuItemRequestSerializer",
+    "A line of the menu: name and unit price come from GET /menu; no other fields.",
+    MENU_ITEM_RULES,
+)
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="OrderLine",
+        serializers=[MenuItemRequestSerializer, OrderItemRequestSerializer],
+        resource_type_field_name=None,
+    )
+)
+class OrderLineField(serializers.JSONField):
+    """One line of an order: a menu item (with `sku`) or a free item."""
+
+
 OrderCreateRequestSerializer = _closed_serializer(
     "OrderCreateRequestSerializer", "A new order; unknown fields are rejected.", ORDER_RULES
 )

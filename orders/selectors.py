@@ -41,7 +41,16 @@ def kitchen_ticket(order: Order) -> dict[str, Any]:
         "table_number": order.table_number,
         "delivery_address": order.delivery_address,
         "priority": order.priority,
-        "items": [{"name": item.name, "quantity": item.quantity} for item in order.items.all()],
+        "items": [
+            {
+                "name": item.name,
+                "quantity": item.quantity,
+                "modifiers": [modifier["name"] for modifier in item.modifiers],
+                "notes": item.notes,
+            }
+            for item in order.items.all()
+        ],
+        "notes": order.notes,
         "created_at": _iso(order.created_at),
         "processed_by": order.processed_by,
         "estimated_completion": _iso(order.estimated_completion),

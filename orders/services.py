@@ -48,16 +48,29 @@ def next_order_number(day: date) -> str:
 
 
 def order_message(order: Order, items: list[OrderItem]) -> dict[str, Any]:
-    """The order message of SPEC §5."""
+    """The order message of SPEC §5, plus per item its sku, station, modifier names and notes, and
+    the order's notes (additions of the menu: a consumer that does not know them ignores them)."""
     return {
         "order_number": order.number,
         "customer_name": order.customer_name,
         "order_type": order.order_type,
         "table_number": order.table_number,
         "delivery_address": order.delivery_address,
-        "items": [{"name": item.name, "quantity": item.quantity, "price": item.price} for item in items],
+        "items": [
+            {
+                "name": item.name,
+                "quantity": item.quantity,
+                "price": item.price,
+                "sku": item.sku,
+                "station": item.station or None,
+                "modifiers": [modifier["name"] for modifier in item.modifiers],
+                "notes": item.notes,
+            }
+            for item in items
+        ],
         "total_amount": order.total_amount,
         "priority": order.priority,
+        "notes": order.notes,
     }
 
 
@@ -73,10 +86,22 @@ def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE) -> Order:
         delivery_address=data.delivery_address,
         total_amount=data.total_amount,
         priority=data.priority,
+        notes=data.notes,
         status=OrderStatus.RECEIVED,
     )
     items = OrderItem.objects.bulk_create(
-        OrderItem(order=order, name=item.name, quantity=item.quantity, price=item.price) for item in data.items
+        OrderItem(
+            order=order,
+            name=item.name,
+            quantity=item.quantity,
+            price=item.price,
+            sku=item.sku,
+            station=item.station,
+            # As they were at order time; JSON holds the delta as exact text.
+            modifiers=[{"code": m.code, "name": m.name, "price_delta": str(m.price_delta)} for m in item.modifiers],
+            notes=item.notes,
+        )
+        for item in data.items
     )
     OrderStatusLog.objects.create(order=order, status=OrderStatus.RECEIVED, changed_by=changed_by)
     outbox_enqueue(

@@ -12,11 +12,14 @@ quantities. Prices must arrive as `Decimal` or `int` (the JSON parser reads floa
 
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
+
+from menu.selectors import menu_items_by_sku, option_codes_elsewhere
 from orders.models import OrderType
 from restaurant.api import ApplicationError
 
@@ -27,7 +30,8 @@ NAME_PUNCTUATION = {" ", "-", "'", "\u2019"}  # space, hyphen, apostrophe, typog
 class Kind(StrEnum):
     TEXT = "text"  # a string, its length counted after trimming
     CHOICE = "choice"
-    LIST = "list"  # the order's items, each checked against ITEM_RULES
+    LIST = "list"  # the order's items, each checked against ITEM_RULES or MENU_ITEM_RULES
+    CODES = "codes"  # an array of distinct codes (a menu item's chosen options)
     INTEGER = "integer"  # a JSON integer: not 2.5, not "2", not true
     PRICE = "price"  # an exact decimal (int or Decimal) with at most 2 places
 
@@ -46,6 +50,7 @@ class FieldRule:
     help_text: str = ""
     empty_message: str | None = None  # TEXT: said for an empty text in place of `message`
     only_for: OrderType | None = None  # required for orders of this type, refused for the others
+    optional: bool = False  # may be left out (or null)
     check: Callable[[Any], str | None] | None = None  # a further rule, once the ones above hold
 
     def _format(self, template: str) -> str:
@@ -58,7 +63,7 @@ class FieldRule:
 
     @property
     def required(self) -> bool:
-        return self.only_for is None
+        return self.only_for is None and not self.optional
 
     @property
     def out_of_range(self) -> str:
@@ -95,6 +100,14 @@ def _name_characters_error(value: str) -> str | None:
 
 def _control_characters_error(value: str) -> str | None:
     return "must not contain control characters" if any(unicodedata.category(c) == "Cc" for c in value) else None
+
+
+def _notes_error(value: str) -> str | None:
+    # Printable text on one line: no control characters, line or paragraph separators, surrogates or
+    # unassigned code points (format characters stay: an emoji's zero-width joiner is one).
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp", "Cs", "Cn") for c in value):
+        return "must be printable text on one line, without control characters"
+    return None
 
 
 def _nul_error(value: str) -> str | None:
@@ -139,7 +152,28 @@ ORDER_RULES = _rules(
         help_text="{min}–{max} characters; required for {only_for} orders, left out for the others",
         check=_nul_error,
     ),
+    FieldRule(
+        "notes",
+        Kind.TEXT,
+        min=0,
+        max=280,
+        optional=True,
+        message="must be at most {max} characters",
+        help_text="for the whole order, at most {max} characters on one line",
+        check=_notes_error,
+    ),
 )
+ITEM_NOTES = FieldRule(
+    "notes",
+    Kind.TEXT,
+    min=0,
+    max=140,
+    optional=True,
+    message="must be at most {max} characters",
+    help_text="for the kitchen (well done, no onions: allergy), at most {max} characters on one line",
+    check=_notes_error,
+)
+# A free item (the seed's {name, quantity, price}: MENU_MODE=open only).
 ITEM_RULES = _rules(
     FieldRule(
         "name",
@@ -166,19 +200,58 @@ ITEM_RULES = _rules(
         message="must be between {min} and {max}",
         help_text="{min}–{max} with at most 2 decimal places, read as an exact decimal",
     ),
+    ITEM_NOTES,
+)
+# A menu item: name and unit price come from the menu (GET /menu).
+MENU_ITEM_RULES = _rules(
+    FieldRule(
+        "sku", Kind.TEXT, min=1, max=50, message="must be {min} to {max} characters", help_text="a menu item's sku"
+    ),
+    ITEM_RULES["quantity"],
+    FieldRule(
+        "modifiers",
+        Kind.CODES,
+        min=0,
+        max=20,
+        optional=True,
+        message="must hold at most {max} option codes",
+        help_text="the codes of the chosen options, as GET /menu lists them for the item",
+    ),
+    ITEM_NOTES,
+    replace(
+        ITEM_RULES["price"],
+        optional=True,
+        help_text=(
+            "optional: the unit price the client shows (item price + its modifiers' deltas); refused with "
+            "`price_mismatch` when the menu's differs"
+        ),
+    ),
 )
 
 
 class OrderInvalid(ApplicationError):
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__(code="validation_failed", errors=errors)
+    """`code` is validation_failed, or sold_out / price_mismatch when every error is of that kind."""
+
+    def __init__(self, errors: dict[str, list[str]], code: str = "validation_failed") -> None:
+        super().__init__(code=code, errors=errors)
+
+
+@dataclass(frozen=True)
+class ChosenModifier:
+    code: str
+    name: str
+    price_delta: Decimal
 
 
 @dataclass(frozen=True)
 class ItemInput:
     name: str
     quantity: int
-    price: Decimal
+    price: Decimal  # the unit price: a menu item's with its modifiers' deltas
+    sku: str | None = None  # None: a free item
+    station: str = ""
+    modifiers: tuple[ChosenModifier, ...] = ()
+    notes: str = ""
 
 
 @dataclass(frozen=True)
@@ -188,6 +261,7 @@ class OrderInput:
     items: tuple[ItemInput, ...]
     table_number: int | None = None
     delivery_address: str | None = None
+    notes: str = ""
 
     @property
     def total_amount(self) -> Decimal:
@@ -237,6 +311,13 @@ def _value_error(rule: FieldRule, value: Any) -> str | None:
             return "must be an array"
         if not rule.min <= len(value) <= rule.max:
             return rule.out_of_range
+    elif rule.kind is Kind.CODES:
+        if not isinstance(value, list) or not all(isinstance(code, str) and code for code in value):
+            return "must be an array of option codes"
+        if not rule.min <= len(value) <= rule.max:
+            return rule.out_of_range
+        if twice := sorted({code for code in value if value.count(code) > 1}):
+            return f"{', '.join(twice)} chosen more than once"
     return rule.check(value) if rule.check else None
 
 
@@ -248,6 +329,8 @@ def _check_fields(
         errors[f"{prefix}{key}"] = ["unknown field"]
     for rule in rules.values():
         name, value = f"{prefix}{rule.name}", data.get(rule.name)
+        if rule.optional and value is None:
+            continue
         if rule.only_for is not None and order_type != rule.only_for:
             if value is not None:
                 errors[name] = [f"is allowed only for {rule.only_for} orders"]
@@ -257,7 +340,11 @@ def _check_fields(
             errors[name] = [message]
         elif rule.kind is Kind.LIST:
             for index, item in enumerate(value):
-                if isinstance(item, dict):
+                if isinstance(item, dict) and "sku" in item:
+                    _check_fields(MENU_ITEM_RULES, item, errors, f"{name}[{index}].")
+                elif isinstance(item, dict) and settings.MENU_MODE == "strict":
+                    errors[f"{name}[{index}].sku"] = ["is required: this restaurant takes menu items only"]
+                elif isinstance(item, dict):
                     _check_fields(ITEM_RULES, item, errors, f"{name}[{index}].")
                 else:
                     errors[f"{name}[{index}]"] = [f"must be an object with {_listed(ITEM_RULES)}"]
@@ -269,6 +356,8 @@ def _listed(rules: Mapping[str, FieldRule]) -> str:
 
 
 def validate_order(data: Any) -> OrderInput:
+    """The order of a POST /orders body: every rule of the table, then each menu item priced from
+    the menu (its modifiers checked against its groups); OrderInvalid naming every bad field."""
     if not isinstance(data, dict):
         raise OrderInvalid({"body": ["must be a JSON object"]})
     errors: dict[str, list[str]] = {}
@@ -276,16 +365,102 @@ def validate_order(data: Any) -> OrderInput:
     _check_fields(ORDER_RULES, data, errors, order_type=order_type)
     if errors:
         raise OrderInvalid(errors)
-    items = tuple(
-        ItemInput(
-            name=_clean_text(item["name"]), quantity=item["quantity"], price=Decimal(item["price"]).quantize(CENT)
-        )
-        for item in data["items"]
-    )
+    items = _priced_items(data["items"])
     return OrderInput(
         customer_name=_clean_text(data["customer_name"]),
         order_type=order_type,
         items=items,
         table_number=data["table_number"] if order_type == OrderType.DINE_IN else None,
         delivery_address=_clean_text(data["delivery_address"]) if order_type == OrderType.DELIVERY else None,
+        notes=_clean_text(data.get("notes") or ""),
     )
+
+
+class _MenuErrors:
+    """Errors found against the menu, each of a kind; the error code is the kind when all agree."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+        self.kinds: set[str] = set()
+
+    def add(self, field: str, message: str, kind: str = "validation_failed") -> None:
+        self.errors.setdefault(field, []).append(message)
+        self.kinds.add(kind)
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise OrderInvalid(self.errors, code=self.kinds.pop() if len(self.kinds) == 1 else "validation_failed")
+
+
+def _priced_items(raw_items: list[dict]) -> tuple[ItemInput, ...]:
+    skus = {item["sku"] for item in raw_items if "sku" in item}
+    menu = menu_items_by_sku(skus) if skus else {}
+    chosen = {code for item in raw_items for code in item.get("modifiers") or ()}
+    elsewhere = option_codes_elsewhere(chosen) if chosen else {}
+    problems, items = _MenuErrors(), []
+    for index, raw in enumerate(raw_items):
+        notes = _clean_text(raw.get("notes") or "")
+        if "sku" not in raw:
+            price = Decimal(raw["price"]).quantize(CENT)
+            items.append(ItemInput(name=_clean_text(raw["name"]), quantity=raw["quantity"], price=price, notes=notes))
+        elif item := _menu_item(raw, f"items[{index}]", menu, elsewhere, problems):
+            items.append(replace(item, notes=notes))
+    problems.raise_any()
+    return tuple(items)
+
+
+def _menu_item(raw: dict, path: str, menu: dict, elsewhere: dict[str, str], problems: _MenuErrors) -> ItemInput | None:
+    """One menu item of the order, priced; None (with its errors added) when it cannot be ordered."""
+    item = menu.get(raw["sku"])
+    if item is None:
+        problems.add(f"{path}.sku", f"no menu item {raw['sku']}")
+        return None
+    if not item.available:
+        problems.add(f"{path}.sku", f"{item.name} is sold out", "sold_out")
+    codes = raw.get("modifiers") or []
+    options = {option.code: (group, option) for group in item.modifier_groups.all() for option in group.options.all()}
+    for code in codes:
+        if code not in options:
+            owner = elsewhere.get(code)
+            reason = f"{code} is an option of {owner}, not of {item.sku}" if owner else f"no option {code}"
+            problems.add(f"{path}.modifiers", reason)
+        elif not options[code][1].available:
+            problems.add(f"{path}.modifiers", f"{options[code][1].name} is sold out", "sold_out")
+    for group in item.modifier_groups.all():
+        picked = sum(1 for code in codes if code in options and options[code][0] == group)
+        if message := _group_error(group, picked):
+            problems.add(f"{path}.modifiers", message)
+    if f"{path}.sku" in problems.errors or f"{path}.modifiers" in problems.errors:
+        return None
+    modifiers = tuple(ChosenModifier(code, options[code][1].name, options[code][1].price_delta) for code in codes)
+    price = item.price + sum((modifier.price_delta for modifier in modifiers), Decimal("0.00"))
+    limits = ITEM_RULES["price"]
+    if not limits.min <= price <= limits.max:
+        problems.add(f"{path}.modifiers", f"make a unit price of {price}, outside {limits.min}–{limits.max}")
+        return None
+    if "price" in raw and raw["price"] is not None and Decimal(raw["price"]) != price:
+        problems.add(
+            f"{path}.price",
+            f"is {price} on the menu (with its modifiers), not {Decimal(raw['price']).quantize(CENT)}",
+            "price_mismatch",
+        )
+        return None
+    return ItemInput(
+        name=item.name,
+        quantity=raw["quantity"],
+        price=price,
+        sku=item.sku,
+        station=item.station.code,
+        modifiers=modifiers,
+    )
+
+
+def _group_error(group, picked: int) -> str | None:
+    low, high = group.min_choices, group.max_choices
+    if low == high and picked != low:
+        return f"{group.name}: choose exactly {low}"
+    if picked < low:
+        return f"{group.name}: choose at least {low}"
+    if high is not None and picked > high:
+        return f"{group.name}: choose at most {high}"
+    return None

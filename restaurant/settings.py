@@ -51,6 +51,10 @@ if COOKING_TIME_SCALE < 0:
 RABBITMQ_URL = _read("RABBITMQ_URL", env.str, default="amqp://guest:guest@localhost:5672/%2F")
 ORDERS_RATE_LIMIT = _rate("ORDERS_RATE_LIMIT", "120/min")
 TRACKING_RATE_LIMIT = _rate("TRACKING_RATE_LIMIT", "600/min")
+# open: POST /orders takes the seed's free items ({name, quantity, price}) next to menu items; strict: menu items only.
+MENU_MODE = _read("MENU_MODE", env.str, default="open").strip().lower()
+if MENU_MODE not in {"open", "strict"}:
+    raise ImproperlyConfigured(f"MENU_MODE: expected open or strict, got {MENU_MODE!r}")
 # How often the outbox relay polls when no NOTIFY arrives (a fallback, seconds).
 OUTBOX_POLL_INTERVAL = _read("OUTBOX_POLL_INTERVAL", env.float, default=5.0)
 

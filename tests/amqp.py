@@ -22,6 +22,7 @@ ORDER_MESSAGE_KEYS = {
     "items",
     "total_amount",
     "priority",
+    "notes",  # an addition of the menu (issue 9)
 }
 
 __all__ = [

@@ -12,6 +12,7 @@ from django.contrib.messages import get_messages
 from django.test import Client
 
 from kitchen.services import worker_finish_order
+from menu.services import menu_load, parse_menu
 from orders.models import Order, OrderStatus
 from orders.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER, ensure_roles
 from orders.services import order_cancel, order_create, order_mark_completed, order_start_cooking
@@ -144,3 +145,88 @@ def logged_in(role: str | None, username: str | None = None) -> Client:
 def messages_of(response) -> list[tuple[str, str]]:
     """The (level, text) of the messages a response left for the next page."""
     return [(message.level_tag, str(message)) for message in get_messages(response.wsgi_request)]
+
+
+# A small menu for intake tests: a pizza with an exactly-one size, up to three extras (one sold out)
+# and free removals; a drink; a sold-out dessert; a "deltas" item whose modifiers a float sum gets wrong.
+TEST_MENU = {
+    "stations": [{"code": "oven", "name": "Pizza oven"}, {"code": "bar", "name": "Bar"}],
+    "categories": [
+        {
+            "code": "pizza",
+            "name": "Pizza",
+            "items": [
+                {
+                    "sku": "margherita",
+                    "name": "Margherita Pizza",
+                    "price": "12.50",
+                    "station": "oven",
+                    "modifier_groups": [
+                        {
+                            "code": "size",
+                            "name": "Size",
+                            "min": 1,
+                            "max": 1,
+                            "options": [
+                                {"code": "medium", "name": "Medium"},
+                                {"code": "large", "name": "Large", "price_delta": "3.00"},
+                            ],
+                        },
+                        {
+                            "code": "extras",
+                            "name": "Extras",
+                            "min": 0,
+                            "max": 3,
+                            "options": [
+                                {"code": "extra_cheese", "name": "Extra cheese", "price_delta": "1.50"},
+                                {"code": "mushrooms", "name": "Mushrooms", "price_delta": "1.20"},
+                                {"code": "olives", "name": "Olives", "price_delta": "1.00"},
+                                {"code": "basil", "name": "Basil", "price_delta": "0.50"},
+                                {"code": "chili", "name": "Fresh chili", "price_delta": "0.80", "available": False},
+                            ],
+                        },
+                        {"code": "remove", "name": "Remove", "options": [{"code": "no_onions", "name": "No onions"}]},
+                    ],
+                },
+                {
+                    "sku": "deltas",
+                    "name": "Pizza bianca",
+                    "price": "0.10",
+                    "station": "oven",
+                    "modifier_groups": [
+                        {
+                            "code": "toppings",
+                            "name": "Toppings",
+                            "max": 2,
+                            "options": [
+                                {"code": "salt", "name": "Sea salt", "price_delta": "0.20"},
+                                {"code": "rosemary", "name": "Rosemary", "price_delta": "0.10"},
+                            ],
+                        }
+                    ],
+                },
+            ],
+        },
+        {
+            "code": "drinks",
+            "name": "Drinks",
+            "items": [
+                {
+                    "sku": "cola",
+                    "name": "Cola",
+                    "price": "3.00",
+                    "station": "bar",
+                    "modifier_groups": [
+                        {"code": "ice", "name": "Ice", "max": 1, "options": [{"code": "no_ice", "name": "No ice"}]}
+                    ],
+                },
+                {"sku": "tiramisu", "name": "Tiramisu", "price": "6.50", "station": "bar", "available": False},
+            ],
+        },
+    ],
+}
+
+
+def load_test_menu(menu: dict[str, Any] | None = None) -> None:
+    """`TEST_MENU` (or `menu`) in the catalog, through load_menu's own code."""
+    menu_load(parse_menu(as_api_reads(menu or TEST_MENU)))

@@ -24,7 +24,7 @@ from orders.services import order_start_cooking
 from restaurant.asgi import application
 from restaurant.broker import NOTIFICATIONS_EXCHANGE
 from restaurant.models import OutboxMessage
-from tests.factories import create_order, logged_in, staff_user
+from tests.factories import create_order, load_test_menu, logged_in, staff_user
 
 TICKET_KEYS = {
     "order_number",
@@ -37,6 +37,7 @@ TICKET_KEYS = {
     "created_at",
     "processed_by",
     "estimated_completion",
+    "notes",
     "version",
 }
 
@@ -164,13 +165,29 @@ def test_snapshot_holds_every_open_order_as_a_ticket_with_versions(group):
         assert tickets[order.number]["status"] == order.status
         assert tickets[order.number]["version"] == last_log_id(order)
     assert tickets[received.number]["table_number"] == 7
-    assert tickets[received.number]["items"] == [{"name": "Margherita Pizza", "quantity": 1}]
+    assert tickets[received.number]["items"] == [
+        {"name": "Margherita Pizza", "quantity": 1, "modifiers": [], "notes": ""}
+    ]
     assert tickets[cooking.number]["delivery_address"] == "1 Main Street, Springfield"
     assert tickets[cooking.number]["processed_by"] == "chef_mario"
     assert tickets[cooking.number]["estimated_completion"] is not None
 
 
 # --- updates -----------------------------------------------------------------------------------
+
+
+def test_a_ticket_shows_each_items_modifiers_and_notes_and_the_orders_notes():
+    load_test_menu()
+    line = {"sku": "margherita", "quantity": 1, "modifiers": ["large", "no_onions"], "notes": "allergy: onions"}
+    order = create_order(items=[line], notes="birthday")
+
+    ticket, public = order_views(order.number)
+
+    assert ticket["items"] == [
+        {"name": "Margherita Pizza", "quantity": 1, "modifiers": ["Large", "No onions"], "notes": "allergy: onions"}
+    ]
+    assert ticket["notes"] == "birthday"
+    assert "items" not in public and "notes" not in public  # the public status shows neither
 
 
 def test_an_update_sent_from_another_thread_reaches_the_kitchen_and_only_its_own_order_socket():

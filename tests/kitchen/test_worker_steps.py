@@ -14,7 +14,7 @@ from restaurant import broker
 from restaurant.lifecycle import StopFlag
 from restaurant.models import OutboxMessage
 from tests.amqp import queue_depth
-from tests.factories import create_order
+from tests.factories import create_order, load_test_menu
 from tests.support import wait_for
 
 TIMEOUT = 20
@@ -116,3 +116,18 @@ def test_an_order_of_a_type_the_worker_does_not_cook_is_requeued_untouched(amqp_
     method, _, _ = amqp_channel.basic_get(queue, auto_ack=True)
     assert method.redelivered  # the same message, given back, not a copy
     assert queue_depth(amqp_channel, broker.DEAD_LETTER_QUEUE) == 0
+
+
+def test_an_order_of_menu_items_and_free_items_is_cooked_like_any_other(amqp_channel, in_process_worker):
+    load_test_menu()
+    worker = in_process_worker("chef_menu")
+    menu_line = {"sku": "margherita", "quantity": 2, "modifiers": ["medium"], "notes": "well done"}
+    order = create_order(items=[menu_line, {"name": "Candle", "quantity": 1, "price": 0.5}])
+    publish_order_message(amqp_channel, order)
+
+    handle_one(worker)
+
+    order.refresh_from_db()
+    assert order.status == OrderStatus.READY
+    assert statuses(order) == ["cooking", "ready", "received"]
+    assert queue_depth(amqp_channel, broker.kitchen_queue(order.order_type)) == 0

@@ -15,6 +15,9 @@ from orders.validation import ItemInput, OrderInput
 from restaurant.models import OutboxMessage
 from tests.amqp import ORDER_MESSAGE_KEYS
 
+# What the menu's additions to an order message are for a free item: empty.
+FREE_ITEM = {"sku": None, "station": None, "modifiers": [], "notes": ""}
+
 
 def make_input(*items: tuple[int, str], order_type: str = "takeout", **fields) -> OrderInput:
     """An order of `(quantity, "price")` items, e.g. `make_input((3, "0.10"))`."""
@@ -107,11 +110,12 @@ def test_order_create_writes_order_items_received_log_and_one_outbox_message(db)
         "table_number": 7,
         "delivery_address": None,
         "items": [
-            {"name": "Dish 0", "quantity": 2, "price": Decimal("12.50")},
-            {"name": "Dish 1", "quantity": 1, "price": Decimal("3.99")},
+            {"name": "Dish 0", "quantity": 2, "price": Decimal("12.50"), **FREE_ITEM},
+            {"name": "Dish 1", "quantity": 1, "price": Decimal("3.99"), **FREE_ITEM},
         ],
         "total_amount": Decimal("28.99"),
         "priority": 1,
+        "notes": "",
     }
 
 

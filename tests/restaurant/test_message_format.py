@@ -7,7 +7,7 @@ from decimal import Decimal
 from orders.models import OrderType
 from restaurant import broker
 from tests.amqp import ORDER_MESSAGE_KEYS, bind_probe_queue, get_messages
-from tests.factories import order_payload, post_order
+from tests.factories import load_test_menu, order_payload, post_order
 from tests.support import wait_for
 
 # 2 × 45.50 + 1 × 12.99 = 103.99: above 100, so priority 10.
@@ -49,7 +49,7 @@ def test_order_message_has_spec_routing_properties_and_json_types(web_url, relay
     assert type(message["priority"]) is int and message["priority"] == 10
     assert is_json_number(message["total_amount"])
     for item in message["items"]:
-        assert set(item) == {"name", "quantity", "price"}
+        assert set(item) == {"name", "quantity", "price", "sku", "station", "modifiers", "notes"}
         assert type(item["quantity"]) is int
         assert is_json_number(item["price"])
 
@@ -125,3 +125,36 @@ def test_higher_priority_order_waiting_in_kitchen_queue_is_delivered_first(web_u
     wait_for(both_queued, message="both dine_in orders in the kitchen queue")
     delivered = [json.loads(body)["order_number"] for _, _, body in get_messages(amqp_channel, queue, 2)]
     assert delivered == [big, small]
+
+
+def test_a_menu_order_message_on_the_wire_carries_sku_station_modifiers_and_notes(web_url, relay, amqp_channel):
+    load_test_menu()
+    probe = bind_probe_queue(amqp_channel, broker.ORDERS_EXCHANGE)
+    menu_line = {"sku": "margherita", "quantity": 1, "modifiers": ["large", "no_onions"], "notes": "allergy: onions"}
+    free_line = {"name": "Candle", "quantity": 1, "price": 0.5}
+
+    post_order(web_url, order_payload(items=[menu_line, free_line], notes="for Anna"), expect=201)
+
+    [(method, properties, body)] = get_messages(amqp_channel, probe, 1)
+    message = json.loads(body, parse_float=Decimal)
+    assert message["items"] == [
+        {
+            "name": "Margherita Pizza",
+            "quantity": 1,
+            "price": Decimal("15.50"),
+            "sku": "margherita",
+            "station": "oven",
+            "modifiers": ["Large", "No onions"],
+            "notes": "allergy: onions",
+        },
+        {
+            "name": "Candle",
+            "quantity": 1,
+            "price": Decimal("0.50"),
+            "sku": None,
+            "station": None,
+            "modifiers": [],
+            "notes": "",
+        },
+    ]
+    assert message["notes"] == "for Anna" and message["total_amount"] == Decimal("16.00")

@@ -81,7 +81,8 @@ def test_order_request_body_states_the_intake_rules(spec):
     body = spec["paths"]["/orders"]["post"]["requestBody"]
     order = resolve(spec, body["content"]["application/json"]["schema"])
     fields = order["properties"]
-    item = resolve(spec, fields["items"]["items"])
+    line = resolve(spec, fields["items"]["items"])
+    menu_item, item = (resolve(spec, choice) for choice in line["oneOf"])
 
     assert body["required"] is True
     assert set(body["content"]) == {"application/json"}
@@ -98,6 +99,9 @@ def test_order_request_body_states_the_intake_rules(spec):
     assert fields["delivery_address"]["minLength"] == 10
     assert item["additionalProperties"] is False
     assert set(item["required"]) == {"name", "quantity", "price"}
+    assert menu_item["additionalProperties"] is False
+    assert set(menu_item["required"]) == {"sku", "quantity"}
+    assert set(menu_item["properties"]) == {"sku", "quantity", "modifiers", "notes", "price"}
     assert (item["properties"]["name"]["minLength"], item["properties"]["name"]["maxLength"]) == (1, 50)
     quantity, price = item["properties"]["quantity"], item["properties"]["price"]
     assert (quantity["type"], quantity["minimum"], quantity["maximum"]) == ("integer", 1, 10)
