@@ -44,7 +44,8 @@ class MenuSerializer(serializers.Serializer):
     categories = CategorySerializer(many=True)
 
 
-def _render(categories) -> dict:
+def menu_json(categories) -> dict:
+    """The menu document of GET /menu (also the staff order page's picker data)."""
     return {"categories": CategorySerializer(categories, many=True).data}
 
 
@@ -88,4 +89,4 @@ class MenuApi(APIView):
         headers = {"ETag": etag, "Cache-Control": "public, no-cache"}
         if _matches(request.headers.get("If-None-Match", ""), etag):
             return Response(status=304, headers=headers)
-        return Response(menu_document(version, _render), headers=headers)
+        return Response(menu_document(version, menu_json), headers=headers)

@@ -3,13 +3,16 @@ each a call of the service that the API and the kitchen use too (orders/services
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from orders.forms import ItemRowFormSet, StaffOrderForm, attach_errors, order_data
+from menu.apis import menu_json
+from menu.selectors import menu_document, menu_version
+from orders.forms import ItemRowFormSet, StaffOrderForm, attach_errors, order_data, picked_lines
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.services import (
     OrderNotFound,
@@ -127,8 +130,9 @@ class OrderAdmin(admin.ModelAdmin):
         errors: list[tuple[str, list[str]]] = []
         if request.method == "POST":
             form, items = StaffOrderForm(request.POST), ItemRowFormSet(request.POST, prefix="items")
+            picked = request.POST.get("menu_lines", "")
             if form.is_valid() and items.is_valid():
-                data, rows = order_data(form, items)
+                data, rows = order_data(form, items, picked_lines(picked))
                 try:
                     order = order_create(data=validate_order(data), changed_by=request.user.get_username())
                 except OrderInvalid as exc:
@@ -140,7 +144,7 @@ class OrderAdmin(admin.ModelAdmin):
                     url = reverse("admin:orders_order_change", args=[order.pk], current_app=self.admin_site.name)
                     return HttpResponseRedirect(url)
         else:
-            form, items = StaffOrderForm(), ItemRowFormSet(prefix="items")
+            form, items, picked = StaffOrderForm(), ItemRowFormSet(prefix="items"), ""
         context = {
             **self.admin_site.each_context(request),
             "title": "Take an order",
@@ -149,6 +153,10 @@ class OrderAdmin(admin.ModelAdmin):
             "form": form,
             "items": items,
             "errors": errors,
+            # The picker's data: the menu as GET /menu serves it, and the lines picked before an error.
+            "menu": menu_document(menu_version(), menu_json),
+            "picked": picked_lines(picked),
+            "free_items": settings.MENU_MODE == "open",
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/orders/order/staff_add.html", context)

@@ -5,6 +5,7 @@ gives and checked by `validate_order`, so the back office and the API share one 
 errors (named as in the API: `items[0].quantity`) are put back on the fields they are about.
 """
 
+import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -61,16 +62,29 @@ def _typed(rule: FieldRule, text: str) -> Any:
     return text
 
 
-def order_data(form: StaffOrderForm, items: forms.BaseFormSet) -> tuple[dict[str, Any], list[int]]:
-    """The POST /orders body the form stands for, and the formset row of each item in it (blank rows
-    are left out). A value that is not a number stays text, for `validate_order` to refuse."""
+def picked_lines(text: str) -> list[Any]:
+    """The menu lines the page's picker posts (JSON: [{"sku", "quantity", "modifiers", "notes"}, …]),
+    read as the API reads a body; what is not such a list is no lines. Their prices are the server's."""
+    try:
+        lines = json.loads(text or "[]", parse_float=Decimal)
+    except ValueError:
+        return []
+    return lines if isinstance(lines, list) else []
+
+
+def order_data(
+    form: StaffOrderForm, items: forms.BaseFormSet, menu_lines: list[Any] = ()
+) -> tuple[dict[str, Any], list[int | None]]:
+    """The POST /orders body the form stands for: the picked menu lines, then the free item rows (blank
+    rows are left out); and for each item its formset row (None for a menu line). A value that is not
+    a number stays text, for `validate_order` to refuse."""
     fields = form.cleaned_data
     data: dict[str, Any] = {}
     for rule in ORDER_RULES.values():
         # The required fields are always sent (blank ones are refused by name), the others when filled in.
         if rule.kind is not Kind.LIST and (rule.required or fields[rule.name]):
             data[rule.name] = _typed(rule, fields[rule.name])
-    data["items"], rows = [], []
+    data["items"], rows = list(menu_lines), [None] * len(menu_lines)
     for index, row in enumerate(items.cleaned_data):
         if not any(row.values()):
             continue
@@ -80,13 +94,16 @@ def order_data(form: StaffOrderForm, items: forms.BaseFormSet) -> tuple[dict[str
 
 
 def attach_errors(
-    errors: dict[str, list[str]], form: StaffOrderForm, items: forms.BaseFormSet, rows: list[int]
+    errors: dict[str, list[str]], form: StaffOrderForm, items: forms.BaseFormSet, rows: list[int | None]
 ) -> list[tuple[str, list[str]]]:
     """Put `validate_order`'s errors on the fields they name; returns them as (name, messages) for a
     summary, an item's row number added to its name."""
     summary = []
     for name, messages in errors.items():
         match = ITEM_ERROR.fullmatch(name)
+        if match and int(match[1]) < len(rows) and rows[int(match[1])] is None:
+            summary.append((f"{name} (menu line {int(match[1]) + 1})", messages))
+            continue
         if match and int(match[1]) < len(rows) and match[2] in ItemRowForm.base_fields:
             row = rows[int(match[1])]
             items.forms[row].add_error(match[2], messages)

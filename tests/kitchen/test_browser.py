@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import KITCHEN, order_payload, post_order, staff_user
+from tests.factories import KITCHEN, MANAGER, load_test_menu, order_payload, post_order, staff_user
 from tests.support import free_port, start_web
 
 pytestmark = pytest.mark.slow
@@ -144,3 +144,58 @@ def test_kitchen_display_in_a_browser_follows_an_order_and_survives_a_display_re
 
     assert page_errors == [], page_errors
     print(f"browser screenshots: {browser_artifacts}")
+
+
+def test_a_phone_order_taken_with_the_menu_picker_reaches_the_kitchen_display_with_its_modifiers_and_note(
+    processes, relay, start_display, browser_artifacts
+):
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("no chromium executable found (apt-get install chromium; `make test` does it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    load_test_menu()
+    user = staff_user(MANAGER, "host")
+    user.set_password(PASSWORD)
+    user.save()
+    port = free_port()
+    start_display("display", port)
+    base = f"http://127.0.0.1:{port}"
+    page_errors: list[str] = []
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda error: page_errors.append(str(error)))
+            try:
+                page.goto(f"{base}/admin/orders/order/add/")
+                page.fill("#id_username", "host")
+                page.fill("#id_password", PASSWORD)
+                page.click("input[type=submit]")
+                page.fill("#id_customer_name", "Phone Caller")
+                page.select_option("#id_order_type", "takeout")
+                page.click("button.pick[data-sku=margherita]")
+                line = page.locator("#lines .line[data-sku=margherita]")
+                line.get_by_label("Large +3.00").check()
+                line.get_by_label("Extra cheese +1.50").check()
+                line.get_by_label("notes").fill("no onions please")
+                expect(page.locator("#total")).to_have_text("17.00")  # 12.50 + 3.00 + 1.50
+                expect(page.locator("button.pick[data-sku=tiramisu]")).to_be_disabled()  # sold out
+                page.screenshot(path=browser_artifacts / "20-menu-picker.png", full_page=True)
+                page.click("input[name=_save]")
+                expect(page.locator(".messagelist")).to_contain_text("received: total 17.00")
+                page.screenshot(path=browser_artifacts / "21-picked-order-placed.png", full_page=True)
+
+                page.goto(f"{base}/kitchen/")
+                ticket = page.locator(".ticket", has_text="Margherita Pizza × 1")
+                expect(ticket).to_be_visible(timeout=10_000)
+                expect(ticket).to_contain_text("Large, Extra cheese")
+                expect(ticket.locator(".note.alert")).to_have_text("no onions please")
+                page.screenshot(path=browser_artifacts / "22-picked-order-on-the-display.png", full_page=True)
+            except BaseException:
+                page.screenshot(path=browser_artifacts / "failure-picker.png", full_page=True)
+                raise
+        finally:
+            browser.close()
+    assert page_errors == [], page_errors

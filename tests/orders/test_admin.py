@@ -3,6 +3,7 @@ entry, who may do what, and `create_demo_staff`. Real PostgreSQL; the admin thro
 
 import json
 import re
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -19,7 +20,16 @@ from orders.models import Order, OrderStatus, OrderStatusLog
 from orders.roles import ROLE_PERMISSIONS
 from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE
 from restaurant.models import OutboxMessage
-from tests.factories import FRONT_OF_HOUSE, KITCHEN, MANAGER, logged_in, make_order, messages_of, staff_user
+from tests.factories import (
+    FRONT_OF_HOUSE,
+    KITCHEN,
+    MANAGER,
+    load_test_menu,
+    logged_in,
+    make_order,
+    messages_of,
+    staff_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -245,6 +255,39 @@ def test_staff_order_entry_creates_the_order_as_post_orders_does():
     assert message.routing_key == "kitchen.dine_in.1"
     assert json.loads(message.body)["order_number"] == order.number
     assert messages_of(response) == [("success", f"Order {order.number} received: total 38.48, priority 1.")]
+
+
+def test_staff_order_entry_takes_menu_lines_from_the_picker_priced_by_the_server():
+    load_test_menu()
+    client = logged_in(FRONT_OF_HOUSE, "frank")
+    picked = [{"sku": "margherita", "quantity": 2, "modifiers": ["large", "olives"], "notes": "well done"}]
+
+    response = client.post(ADD_ORDER, entry_form([("Candle", "1", "0.50")], menu_lines=json.dumps(picked)))
+
+    order = Order.objects.get()
+    assert response.status_code == 302
+    assert order.total_amount == Decimal("33.50")  # (12.50 + 3.00 + 1.00) × 2 + 0.50
+    rows = [(i.sku, i.name, str(i.price), i.notes) for i in order.items.order_by("id")]
+    assert rows == [("margherita", "Margherita Pizza", "16.50", "well done"), (None, "Candle", "0.50", "")]
+
+
+def test_staff_order_entry_names_a_bad_menu_line_keeps_the_picked_lines_and_trusts_no_client_price():
+    load_test_menu()
+    client = logged_in(FRONT_OF_HOUSE, "frank")
+    picked = [
+        {"sku": "margherita", "quantity": 1, "modifiers": ["large"], "price": 0.01},
+        {"sku": "margherita", "quantity": 1, "modifiers": []},
+    ]
+
+    response = client.post(ADD_ORDER, entry_form([], menu_lines=json.dumps(picked)))
+
+    assert response.status_code == 200
+    assert dict(response.context["errors"]) == {
+        "items[0].price (menu line 1)": ["is 15.50 on the menu (with its modifiers), not 0.01"],
+        "items[1].modifiers (menu line 2)": ["Size: choose exactly 1"],
+    }
+    assert [line["sku"] for line in response.context["picked"]] == ["margherita", "margherita"]
+    assert not Order.objects.exists() and not OutboxMessage.objects.exists()
 
 
 # --- who may do what ----------------------------------------------------------------------------
