@@ -8,6 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from kitchen.selectors import is_kitchen_staff
+from menu.selectors import sold_out
 from notifications.bridge import KITCHEN_GROUP, TRACK_GROUP, bridges, order_group
 from orders.selectors import kitchen_snapshot, order_views
 from orders.services import order_mark_completed, order_recall
@@ -35,7 +36,9 @@ class KitchenConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(KITCHEN_GROUP, self.channel_name)
 
     async def send_snapshot(self) -> None:
-        await self.send_json(await database_sync_to_async(kitchen_snapshot)())
+        snapshot = await database_sync_to_async(kitchen_snapshot)()
+        snapshot["menu"] = await database_sync_to_async(sold_out)()  # the 86 list
+        await self.send_json(snapshot)
 
     async def receive_json(self, content, **kwargs) -> None:
         action = content.get("action") if isinstance(content, dict) else None
@@ -59,6 +62,9 @@ class KitchenConsumer(AsyncJsonWebsocketConsumer):
 
     async def order_update(self, event) -> None:
         await self.send_json({"type": "order", "order": event["order"], "version": event["version"]})
+
+    async def menu_update(self, event) -> None:
+        await self.send_json({"type": "menu", "menu": event["menu"]})
 
     async def resync(self, event) -> None:
         await self.send_snapshot()

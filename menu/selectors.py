@@ -57,3 +57,16 @@ def option_codes_elsewhere(codes: set[str]) -> dict[str, str]:
     """For option codes: the sku of an item that has one (to say "an option of another item")."""
     rows = ModifierOption.objects.filter(code__in=codes).values_list("code", "group__item__sku")
     return dict(rows)
+
+
+def sold_out() -> dict[str, Any]:
+    """What the kitchen displays' 86 list shows: the menu version, sold-out items and options."""
+    options = ModifierOption.objects.filter(available=False, group__item__available=True)
+    return {
+        "version": menu_version(),
+        "items": list(MenuItem.objects.filter(available=False).order_by("name").values_list("name", flat=True)),
+        "options": [
+            f"{item}: {option}"
+            for item, option in options.order_by("group__item__name", "name").values_list("group__item__name", "name")
+        ],
+    }

@@ -21,9 +21,11 @@ import threading
 import time
 from typing import Any
 
+import psycopg
 from channels.layers import get_channel_layer
 from django.db import DatabaseError, connection
 
+from menu.selectors import sold_out
 from notifications.subscriber import MalformedMessage, declare_subscriber_queue, parse_status_update
 from orders.selectors import order_views
 from restaurant import broker
@@ -31,6 +33,7 @@ from restaurant.broker import Delivery, TopologyMismatch
 from restaurant.consumer import QueueConsumer
 from restaurant.lifecycle import StopFlag
 from restaurant.logging import service_logger
+from restaurant.relay import listener_params
 
 # No fixed service: the bridge is a part of the display process, not a subscriber process of its
 # own, so its lines say what that process's say (`kitchen-display`, set by restaurant/asgi.py).
@@ -56,6 +59,8 @@ class DisplayBridge(QueueConsumer):
         self.queue: str | None = None
         self.consuming = threading.Event()
         self.connections = 0
+        self.menu_listener: psycopg.Connection | None = None
+        self.next_menu_listen = 0.0
         self.thread = threading.Thread(target=self._run, name="display-bridge", daemon=True)
 
     @property
@@ -100,11 +105,54 @@ class DisplayBridge(QueueConsumer):
             self.send(KITCHEN_GROUP, {"type": "resync"})
             self.send(TRACK_GROUP, {"type": "resync"})
         self.connections += 1
+        if self.menu_listener is None:
+            # Before the first client's snapshot (ensure() waits for `consuming`): a menu change made
+            # after it is then never missed. Not listening yet is retried by tick().
+            try:
+                self._listen_menu()
+            except psycopg.Error as exc:
+                log.error("display_menu_unreadable", "Menu changes not followed yet, retrying", exc_info=exc)
+                self._close_menu_listener()
         self.consuming.set()
 
     def disconnect(self) -> None:
         self.consuming.clear()
+        self._close_menu_listener()
         super().disconnect()
+
+    def tick(self) -> None:
+        """Menu changes: the menu tables' trigger NOTIFYs `menu` (menu/migrations/0002); each one
+        sends every kitchen display the sold-out (86) list again, as does listening again after the
+        database was lost (the list may have changed meanwhile)."""
+        try:
+            if self.menu_listener is None:
+                changed = self._listen_menu()
+            else:
+                changed = any(True for _ in self.menu_listener.notifies(timeout=0))
+            if changed:
+                self.send(KITCHEN_GROUP, {"type": "menu.update", "menu": sold_out()})
+        except (DatabaseError, psycopg.Error) as exc:
+            log.error("display_menu_unreadable", "Menu changes not followed, retrying", exc_info=exc)
+            self._close_menu_listener()
+        finally:
+            connection.close()  # back to the pool (or closed), as after every order read
+
+    def _listen_menu(self) -> bool:
+        """LISTEN menu, tried at most every 2 s; True once listening."""
+        if time.monotonic() < self.next_menu_listen:
+            return False
+        self.next_menu_listen = time.monotonic() + 2.0
+        self.menu_listener = psycopg.connect(**listener_params(), autocommit=True)
+        self.menu_listener.execute("LISTEN menu")
+        return True
+
+    def _close_menu_listener(self) -> None:
+        if self.menu_listener is not None:
+            try:
+                self.menu_listener.close()
+            except psycopg.Error:
+                pass
+        self.menu_listener = None
 
     def handle(self, delivery: Delivery) -> None:
         tag = delivery.method.delivery_tag

@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.test import Client
 from django.urls import reverse
 
+from menu.services import menu_items_set_available
 from notifications.bridge import KITCHEN_GROUP, DisplayBridge, bridges, order_group
 from orders.models import Order, OrderStatusLog
 from orders.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER
@@ -453,3 +454,28 @@ def test_a_cancel_from_the_admin_reaches_a_live_kitchen_display(relay):
     assert update["type"] == "order"
     assert update["order"]["order_number"] == order.number and update["order"]["status"] == "cancelled"
     assert update["version"] == last_log_id(order) > snapshot["version"]
+
+
+def test_a_sold_out_item_reaches_a_live_kitchen_display_as_a_menu_event():
+    load_test_menu()
+    headers = session_headers(staff_user(KITCHEN, "cook", is_staff=False))
+
+    async def body():
+        communicator = kitchen_socket(headers)
+        await connect(communicator)
+        snapshot = await communicator.receive_json_from(timeout=10)
+        await database_sync_to_async(menu_items_set_available)(skus=["margherita"], available=False)
+        while (event := await communicator.receive_json_from(timeout=10))["type"] != "menu" or (
+            "Margherita Pizza" not in event["menu"]["items"]
+        ):
+            pass
+        await communicator.disconnect()
+        return snapshot, event
+
+    snapshot, event = run(body)
+    assert snapshot["menu"]["items"] == ["Tiramisu"] and snapshot["menu"]["options"] == [
+        "Margherita Pizza: Fresh chili"
+    ]
+    assert event["menu"]["items"] == ["Margherita Pizza", "Tiramisu"]
+    assert event["menu"]["options"] == []  # an option of a sold-out item is not listed apart
+    assert event["menu"]["version"] > snapshot["menu"]["version"]
