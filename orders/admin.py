@@ -9,11 +9,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from menu.apis import menu_json
 from menu.selectors import menu_document, menu_version
 from orders.forms import ItemRowFormSet, StaffOrderForm, attach_errors, order_data, picked_lines
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
+from orders.roles import MANAGER
 from orders.services import (
     OrderNotFound,
     StatusChange,
@@ -160,3 +163,32 @@ class OrderAdmin(admin.ModelAdmin):
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/orders/order/staff_add.html", context)
+
+
+# rest_framework.authtoken registers its admin first (it comes before orders in INSTALLED_APPS).
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class ApiTokenAdmin(TokenAdmin):
+    """The staff order API's tokens: Managers and superusers only, whatever else a role was given: a
+    token logs an app in as its user until it is deleted."""
+
+    def _manages_tokens(self, request: HttpRequest) -> bool:
+        user = request.user
+        return user.is_active and (user.is_superuser or user.groups.filter(name=MANAGER).exists())
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._manages_tokens(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._manages_tokens(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._manages_tokens(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._manages_tokens(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._manages_tokens(request)

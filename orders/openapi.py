@@ -78,7 +78,7 @@ MenuItemRequestSerializer = _closed_serializer(
 
 @extend_schema_field(
     PolymorphicProxySerializer(
-        component_name="OrderLine",
+        component_name="OrderLineRequest",
         serializers=[MenuItemRequestSerializer, OrderItemRequestSerializer],
         resource_type_field_name=None,
     )

@@ -1,16 +1,19 @@
-"""Order reads: what tracking answers, the kitchen display's tickets and snapshot, and the public
-status of one order. Nothing here writes, and nothing here imports a service.
+"""Order reads: what tracking answers, the kitchen display's tickets and snapshot, the public
+status of one order, and the staff order API's list and detail. Nothing here writes, and nothing
+here imports a service.
 
 A `version` is an `order_status_log` id: the snapshot's is the highest one, an order's is the
 highest of its own rows. A client drops an update whose version is not above what it has.
 """
 
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Prefetch, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from orders.errors import OrderNotFound
-from orders.models import Order, OrderStatus, OrderStatusLog
+from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
 
 OFF_DISPLAY = (OrderStatus.COMPLETED, OrderStatus.CANCELLED)
 
@@ -85,3 +88,41 @@ def order_views(number: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The kitchen ticket and the public status of one order, or None if there is no such order."""
     order = _orders().filter(number=number).first()
     return (kitchen_ticket(order), public_status(order)) if order is not None else None
+
+
+def _staff_orders() -> QuerySet[Order]:
+    return Order.objects.annotate(item_count=Coalesce(Sum("items__quantity"), 0))
+
+
+def order_list(
+    *, status: str | None = None, order_type: str | None = None, since: datetime | None = None
+) -> QuerySet[Order]:
+    """The staff API's orders, newest first, each with `item_count` (Σ quantity); `since` keeps
+    those created at or after it. The caller slices a page off it."""
+    orders = _staff_orders().order_by("-created_at", "-id")
+    if status is not None:
+        orders = orders.filter(status=status)
+    if order_type is not None:
+        orders = orders.filter(order_type=order_type)
+    if since is not None:
+        orders = orders.filter(created_at__gte=since)
+    return orders
+
+
+def order_detail(*, number: str) -> Order:
+    """One order for the staff API: `item_count`, its items in the order they were taken and its
+    status history oldest first, in three queries."""
+    order = None
+    if "\x00" not in number:  # as in order_get: PostgreSQL text cannot hold NUL
+        order = (
+            _staff_orders()
+            .prefetch_related(
+                Prefetch("items", queryset=OrderItem.objects.order_by("id")),
+                Prefetch("status_log", queryset=OrderStatusLog.objects.order_by("changed_at", "id")),
+            )
+            .filter(number=number)
+            .first()
+        )
+    if order is None:
+        raise OrderNotFound(number)
+    return order

@@ -1,7 +1,9 @@
 from django.urls import path
 
-from orders.apis import OrderCreateApi
+from orders.apis import OrderCollectionApi, OrderDetailApi
 
 urlpatterns = [
-    path("orders", OrderCreateApi.as_view(), name="order-create"),
+    # GET lists (staff), POST takes an order (public): one path, one view.
+    path("orders", OrderCollectionApi.as_view(), name="order-create"),
+    path("orders/<str:number>", OrderDetailApi.as_view(), name="order-detail"),
 ]

@@ -56,6 +56,27 @@ DATABASE_DOWN = OpenApiResponse(
 )
 
 
+# The staff API's refusals, as DRF's authentication and permission checks raise them.
+NOT_AUTHENTICATED = error_response(
+    "No staff login: no session and no `Authorization: Token …` header, or a token that is unknown or whose "
+    "user is inactive. `WWW-Authenticate: Token` says how to log in.",
+    "not_authenticated",
+    {"detail": ["Authentication credentials were not provided."]},
+)
+FORBIDDEN = error_response(
+    "Logged in, but in none of the staff roles allowed here.",
+    "permission_denied",
+    {"detail": ["You do not have permission to perform this action."]},
+)
+WWW_AUTHENTICATE = OpenApiParameter(
+    "WWW-Authenticate",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[401],
+    description="`Token`: send `Authorization: Token <key>`.",
+)
+
+
 def retry_after_header(*statuses: int) -> OpenApiParameter:
     return OpenApiParameter(
         "Retry-After",

@@ -55,6 +55,9 @@ TRACKING_RATE_LIMIT = _rate("TRACKING_RATE_LIMIT", "600/min")
 MENU_MODE = _read("MENU_MODE", env.str, default="open").strip().lower()
 if MENU_MODE not in {"open", "strict"}:
     raise ImproperlyConfigured(f"MENU_MODE: expected open or strict, got {MENU_MODE!r}")
+# The staff order API has a budget of its own: the customers polling tracking from the restaurant's
+# wifi share its IP with the front-of-house tablets, and must not use up theirs.
+STAFF_RATE_LIMIT = _rate("STAFF_RATE_LIMIT", "600/min")
 # How often the outbox relay polls when no NOTIFY arrives (a fallback, seconds).
 OUTBOX_POLL_INTERVAL = _read("OUTBOX_POLL_INTERVAL", env.float, default=5.0)
 
@@ -67,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",  # the staff order API's tokens (orders/apis.py)
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, so /api/docs/ works without a CDN
     "channels",
@@ -157,8 +161,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "restaurant.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": False,
     # Per-client-IP limits (SPEC §2); a view names its scope. None ("off") lets everything through.
+    # DRF counts a logged-in user (the staff API's) per account rather than per IP.
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"orders": ORDERS_RATE_LIMIT, "tracking": TRACKING_RATE_LIMIT},
+    "DEFAULT_THROTTLE_RATES": {
+        "orders": ORDERS_RATE_LIMIT,
+        "tracking": TRACKING_RATE_LIMIT,
+        "staff": STAFF_RATE_LIMIT,
+    },
     # The client is REMOTE_ADDR: an X-Forwarded-For header from the client itself is not trusted.
     "NUM_PROXIES": 0,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

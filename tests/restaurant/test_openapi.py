@@ -12,6 +12,7 @@ import schemathesis
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from hypothesis import HealthCheck, given, settings
+from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -20,14 +21,17 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from orders.models import OrderStatus
+from tests.factories import KITCHEN, create_order, staff_user
 from tests.support import REPO, manage
 
 TRACKING = {"/orders/{number}/status", "/orders/{number}/history", "/workers/status"}
+STAFF = {"/orders", "/orders/{number}"}
 ENDPOINTS = {
     ("/orders", "post"),
     ("/api/orders", "post"),
-    *((path, "get") for path in TRACKING),
-    *((f"/api{path}", "get") for path in TRACKING),
+    *((path, "get") for path in TRACKING | STAFF),
+    *((f"/api{path}", "get") for path in TRACKING | STAFF),
     ("/menu", "get"),
     ("/api/menu", "get"),
     ("/health", "get"),
@@ -156,6 +160,34 @@ def test_tracking_responses_are_documented(spec, prefix):
         assert json_schema(spec, path, "get", "404") == resolve(spec, {"$ref": "#/components/schemas/Error"})
 
 
+@pytest.mark.parametrize("prefix", ["", "/api"])
+def test_staff_endpoints_are_documented_with_their_logins_and_refusals(spec, prefix):
+    listing = spec["paths"][f"{prefix}/orders"]["get"]
+    detail = spec["paths"][f"{prefix}/orders/{{number}}"]["get"]
+    page = json_schema(spec, f"{prefix}/orders", "get", "200")
+    order = json_schema(spec, f"{prefix}/orders/{{number}}", "get", "200")
+    error = resolve(spec, {"$ref": "#/components/schemas/Error"})
+
+    for operation in (listing, detail):
+        assert operation["security"] == [{"tokenAuth": []}, {"cookieAuth": []}]
+        assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
+    assert set(listing["responses"]) == {"200", "400", "401", "403", "429", "503"}
+    assert set(detail["responses"]) == {"200", "401", "403", "404", "429", "503"}
+    for status in ("400", "401", "403", "429", "503"):
+        assert json_schema(spec, f"{prefix}/orders", "get", status) == error
+    query = {
+        parameter["name"]: parameter["schema"] for parameter in listing["parameters"] if parameter["in"] == "query"
+    }
+    assert set(query) == {"status", "order_type", "since", "page", "limit"}
+    assert (query["limit"]["minimum"], query["limit"]["maximum"], query["limit"]["default"]) == (1, 100, 20)
+    assert (query["page"]["minimum"], query["since"]["format"]) == (1, "date-time")
+    assert set(page["properties"]) == {"next", "previous", "results"}
+    assert {"items", "history", "item_count", "total_amount"} <= set(order["properties"])
+    assert resolve(spec, order["properties"]["items"]["items"])["properties"]["price"]["type"] == "number"
+    # POST /orders on the same path stays public.
+    assert "security" not in spec["paths"][f"{prefix}/orders"]["post"]
+
+
 def test_health_endpoints_are_documented(spec):
     health = spec["paths"]["/health"]["get"]["responses"]
 
@@ -196,7 +228,11 @@ def test_live_server_serves_the_schema_and_an_offline_swagger_ui(web_url):
 @pytest.mark.timeout(180)
 def test_fuzzing_the_live_server_from_its_schema_finds_no_server_error(web_url):
     """Every operation, with data that fits the schema and data that does not. Fitting data must
-    also get a documented status, content type and body."""
+    also get a documented status, content type and body. The staff endpoints are called with a
+    Kitchen account's token (the least of the staff roles that may read), and an order's detail is
+    also asked for an order that exists."""
+    token = Token.objects.create(user=staff_user(KITCHEN)).key
+    order = create_order(status=OrderStatus.READY)
     schema = schemathesis.openapi.from_url(f"{web_url}/api/schema/?format=json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {(op.path, op.method.lower()) for op in operations} == ENDPOINTS
@@ -204,10 +240,16 @@ def test_fuzzing_the_live_server_from_its_schema_finds_no_server_error(web_url):
     started = time.monotonic()
     answers = []
     for operation in operations:
-        answers += fuzz(operation, GenerationMode.POSITIVE, web_url)
-        # Bodies can break the schema in many ways; a path parameter that is any string cannot.
-        if operation.body:
-            answers += fuzz(operation, GenerationMode.NEGATIVE, web_url)
+        login = {"Authorization": f"Token {token}"} if "security" in operation.definition.raw else {}
+        answers += fuzz(operation, GenerationMode.POSITIVE, web_url, headers=login)
+        # Bodies and query strings can break the schema in many ways; a path parameter that is any
+        # string cannot.
+        if operation.body or operation.query:
+            answers += fuzz(operation, GenerationMode.NEGATIVE, web_url, headers=login)
+        if operation.path.endswith("/orders/{number}"):
+            answers += fuzz(
+                operation, GenerationMode.POSITIVE, web_url, headers=login, path_parameters={"number": order.number}
+            )
 
     assert time.monotonic() - started < 120
     # Every operation was called, and the calls reached both answers and refusals.
@@ -215,11 +257,15 @@ def test_fuzzing_the_live_server_from_its_schema_finds_no_server_error(web_url):
     statuses = {status for _, status in answers}
     assert {200, 201, 400, 404} <= statuses
     assert max(statuses) < 500
+    # The token was taken: the staff endpoints answered.
+    for label in ("GET /orders", "GET /api/orders", "GET /orders/{number}", "GET /api/orders/{number}"):
+        assert (label, 200) in answers, label
 
 
-def fuzz(operation, mode: GenerationMode, base_url: str) -> list[tuple[str, int]]:
-    """Up to FUZZ_EXAMPLES calls of `operation` with `mode` data, each answer checked; the
-    (operation, status) of each call."""
+def fuzz(operation, mode: GenerationMode, base_url: str, **fixed: dict[str, str]) -> list[tuple[str, int]]:
+    """Up to FUZZ_EXAMPLES calls of `operation` with `mode` data, but for the `fixed` headers or path
+    parameters (in place of what schemathesis would make up), each answer checked; the (operation,
+    status) of each call."""
     answers: list[tuple[str, int]] = []
     checks = [not_a_server_error]
     if mode is GenerationMode.POSITIVE:
@@ -232,7 +278,7 @@ def fuzz(operation, mode: GenerationMode, base_url: str) -> list[tuple[str, int]
         derandomize=True,
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(case=operation.as_strategy(generation_mode=mode, **fixed))
     def run(case):
         response = case.call(base_url=base_url, timeout=10)
         answers.append((operation.label, response.status_code))
