@@ -12,8 +12,9 @@ MANAGER = "Manager"
 
 # "app_label.codename", or "app_label.*" for every permission on that app's models.
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
-    # The kitchen display's bump button only: no back office (the admin site refuses them).
-    KITCHEN: ("orders.complete_order",),
+    # The kitchen display's bump button, and 86ing items during service: of the back office, the menu
+    # items list and its two actions only (restaurant/admin_site.py `admit`, menu/admin.py).
+    KITCHEN: ("orders.complete_order", "menu.view_menuitem", "menu.set_availability"),
     FRONT_OF_HOUSE: (
         "orders.view_order",
         "orders.add_order",
@@ -22,8 +23,16 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "orders.view_orderitem",
         "orders.view_orderstatuslog",
         "kitchen.view_worker",
+        # The menu to answer the phone with; and they 86 what the pass tells them is out (the kitchen
+        # is busy cooking), but prices and the catalog stay the Manager's.
+        "menu.view_station",
+        "menu.view_category",
+        "menu.view_menuitem",
+        "menu.view_modifiergroup",
+        "menu.view_modifieroption",
+        "menu.set_availability",
     ),
-    MANAGER: ("orders.*", "kitchen.*", "restaurant.*"),
+    MANAGER: ("orders.*", "kitchen.*", "restaurant.*", "menu.*"),
 }
 
 

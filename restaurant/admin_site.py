@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
 # The back office starts at seeing orders: a staff account of the Kitchen role (the kitchen display's
-# users) holds no such permission, so the admin refuses it like a non-staff account.
+# users) holds no such permission, so the admin refuses it like a non-staff account, but for the one
+# app a permission it holds may let it into (`RestaurantAdminSite.admit`).
 BACK_OFFICE_PERMISSION = "orders.view_order"
+ACCOUNT_PAGES = ("logout", "password_change", "password_change_done")
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,40 @@ class RestaurantAdminSite(admin.AdminSite):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._pages: list[AdminPage] = []
+        self._app_permissions: list[str] = []
+
+    def admit(self, permission: str) -> None:
+        """Let a staff user who holds `permission` ("app_label.codename") but not the back office's into
+        the pages of that permission's app (/admin/<app_label>/...) and their own account's, nothing
+        else: what they see and do there is up to that app's ModelAdmins."""
+        self._app_permissions.append(permission)
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
-        return user.is_active and user.is_staff and user.has_perm(BACK_OFFICE_PERMISSION)
+        if not (user.is_active and user.is_staff):
+            return False
+        if user.has_perm(BACK_OFFICE_PERMISSION):
+            return True
+        apps = self._admitted_apps(request)
+        return bool(apps) and (
+            any(request.path.startswith(self._app_path(app)) for app in apps)
+            or request.path in [reverse(f"admin:{name}", current_app=self.name) for name in ACCOUNT_PAGES]
+        )
+
+    def _admitted_apps(self, request: HttpRequest) -> list[str]:
+        return [name.split(".")[0] for name in self._app_permissions if request.user.has_perm(name)]
+
+    def _app_path(self, app_label: str) -> str:
+        return f"{reverse('admin:index', current_app=self.name)}{app_label}/"
+
+    def login(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        response = super().login(request, extra_context)
+        # Someone let into one app only would land on the index, which is not theirs: their app instead.
+        index = reverse("admin:index", current_app=self.name)
+        if request.method == "POST" and getattr(response, "url", None) == index and not self.has_permission(request):
+            if apps := self._admitted_apps(request):
+                return HttpResponseRedirect(self._app_path(apps[0]))
+        return response
 
     def register_page(self, page: AdminPage) -> None:
         self._pages.append(page)
