@@ -33,8 +33,8 @@ class LoadReport:
 
     counts: dict[str, Counter] = field(default_factory=dict)
 
-    def add(self, kind: str, outcome: str) -> None:
-        self.counts.setdefault(kind, Counter())[outcome] += 1
+    def add(self, kind: str, outcome: str, count: int = 1) -> None:
+        self.counts.setdefault(kind, Counter())[outcome] += count
 
     def lines(self) -> list[str]:
         return [
@@ -249,11 +249,21 @@ def _upsert(model: type[Model], lookup: dict[str, Any], values: dict[str, Any]) 
     return row, "updated"
 
 
-def _prune(report: LoadReport, kind: str, queryset) -> None:
-    deleted = queryset.count()
-    queryset.delete()
-    if deleted:
-        report.counts.setdefault(kind, Counter())["pruned"] += deleted
+KINDS = {
+    "menu.Station": "stations",
+    "menu.Category": "categories",
+    "menu.MenuItem": "items",
+    "menu.ModifierGroup": "modifier groups",
+    "menu.ModifierOption": "options",
+}
+
+
+def _prune(report: LoadReport, queryset) -> None:
+    """Delete `queryset`, counting what went with it too (an item's groups and options)."""
+    _, deleted = queryset.delete()
+    for label, count in deleted.items():
+        if count:
+            report.add(KINDS[label], "pruned", count)
 
 
 @transaction.atomic
@@ -290,15 +300,15 @@ def menu_load(menu: dict[str, Any], *, prune: bool = False) -> LoadReport:
                     report.add("options", outcome)
                     kept_options.append(option.pk)
                 if prune:
-                    _prune(report, "options", group.options.exclude(pk__in=kept_options))
+                    _prune(report, group.options.exclude(pk__in=kept_options))
             if prune:
-                _prune(report, "modifier groups", item.modifier_groups.exclude(pk__in=kept_groups))
+                _prune(report, item.modifier_groups.exclude(pk__in=kept_groups))
     if prune:
-        _prune(report, "items", MenuItem.objects.exclude(pk__in=kept_items))
-        _prune(report, "categories", Category.objects.exclude(code__in=[c["code"] for c in menu["categories"]]))
+        _prune(report, MenuItem.objects.exclude(pk__in=kept_items))
+        _prune(report, Category.objects.exclude(code__in=[c["code"] for c in menu["categories"]]))
         # A station the file omits but a kept item still names stays (the file's items decide).
         omitted = Station.objects.exclude(code__in=[s["code"] for s in menu["stations"]])
-        _prune(report, "stations", omitted.exclude(items__isnull=False))
+        _prune(report, omitted.exclude(items__isnull=False))
     return report
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support import REPO
 
-APPS = ("orders", "kitchen", "tracking", "notifications")
+APPS = ("menu", "orders", "kitchen", "tracking", "notifications")
 # The project's wiring names the apps' routes; nothing else under restaurant/ may import an app.
 WIRING = {"restaurant/urls.py", "restaurant/asgi.py", "restaurant/settings.py"}
 
