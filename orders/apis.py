@@ -76,14 +76,6 @@ class StaffApi(APIView):
     permission_classes = [IsOrderStaff]
     throttle_scope = "staff"
 
-    def handle_exception(self, exc: Exception) -> Response:
-        response = super().handle_exception(exc)
-        # restaurant.api's handler builds a fresh Response, without the header DRF's own handler sets.
-        auth_header = getattr(exc, "auth_header", None)
-        if auth_header:
-            response["WWW-Authenticate"] = auth_header
-        return response
-
 
 STAFF_RESPONSES = {401: NOT_AUTHENTICATED, 403: FORBIDDEN, 429: THROTTLED, 503: DATABASE_DOWN}
 STAFF_PARAMETERS = [WWW_AUTHENTICATE, retry_after_header(429, 503)]

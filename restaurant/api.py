@@ -63,6 +63,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(math.ceil(exc.wait))  # never 0: that would invite an instant retry
+    if auth_header := getattr(exc, "auth_header", None):  # set by DRF on a 401 (token or session login)
+        headers["WWW-Authenticate"] = auth_header
     detail = exc.detail
     errors = detail if isinstance(detail, dict) else {"detail": detail if isinstance(detail, list) else [detail]}
     return Response(error_body(exc.default_code, errors), status=exc.status_code, headers=headers)
