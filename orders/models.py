@@ -69,6 +69,7 @@ class Order(models.Model):
         permissions = [
             ("cancel_order", "Can cancel an order"),
             ("complete_order", "Can mark a ready order completed"),
+            ("view_speed_of_service", "Can see the speed-of-service report"),
         ]
 
     def __str__(self) -> str:

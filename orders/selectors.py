@@ -6,10 +6,11 @@ A `version` is an `order_status_log` id: the snapshot's is the highest one, an o
 highest of its own rows. A client drops an update whose version is not above what it has.
 """
 
-from datetime import datetime
+import math
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Max, Prefetch, QuerySet, Sum
+from django.db.models import Max, OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from orders.errors import OrderNotFound
@@ -126,3 +127,52 @@ def order_detail(*, number: str) -> Order:
     if order is None:
         raise OrderNotFound(number)
     return order
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile: the smallest value with at least `fraction` of the values at or below it."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def _ready_orders(since: datetime, until: datetime):
+    """Orders that first became ready in [since, until), with when they were received and first ready."""
+
+    def first(status: str) -> Subquery:  # a recalled order's first ready counts, not a later one
+        rows = OrderStatusLog.objects.filter(order=OuterRef("pk"), status=status).order_by("changed_at", "id")
+        return Subquery(rows.values("changed_at")[:1])
+
+    return (
+        Order.objects.annotate(received_at=first(OrderStatus.RECEIVED), ready_at=first(OrderStatus.READY))
+        .filter(ready_at__gte=since, ready_at__lt=until)
+        .values("received_at", "ready_at", "estimated_completion")
+    )
+
+
+def _figures(rows: list[dict]) -> dict[str, Any]:
+    seconds = [(row["ready_at"] - row["received_at"]).total_seconds() for row in rows]
+    late = [row for row in rows if row["estimated_completion"] and row["ready_at"] > row["estimated_completion"]]
+    return {
+        "orders": len(rows),
+        "median_seconds": _percentile(seconds, 0.5),
+        "p90_seconds": _percentile(seconds, 0.9),
+        "late": len(late),  # made ready after their estimated completion
+    }
+
+
+def speed_of_service(*, since: datetime, until: datetime) -> dict[str, Any]:
+    """Received → ready of the orders made ready in [since, until): how many, the median and the 90th
+    percentile (nearest rank, in seconds) and how many were late."""
+    return _figures(list(_ready_orders(since, until)))
+
+
+def speed_of_service_by_hour(*, day: date) -> list[dict[str, Any]]:
+    """`speed_of_service` for each UTC hour of `day`, by the hour the orders became ready."""
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    rows = list(_ready_orders(start, start + timedelta(days=1)))
+    return [
+        {"hour": hour, **_figures([row for row in rows if row["ready_at"].astimezone(UTC).hour == hour])}
+        for hour in range(24)
+    ]
