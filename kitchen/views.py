@@ -41,7 +41,8 @@ def kitchen_display(request):
 
 @require_GET
 def track_order(request, number: str):
-    return render(request, "kitchen/track.html", {"number": number})
+    # The board shows an order by its number of the day (ORD_20250101_042: 042).
+    return render(request, "kitchen/track.html", {"number": number, "short_number": number.rpartition("_")[2]})
 
 
 @require_GET

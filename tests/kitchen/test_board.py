@@ -220,3 +220,15 @@ def test_board_page_refuses_unknown_order_types_with_a_400_that_names_the_known_
     assert "not set up right" in content and "/ws/board/" not in content
     for known in ("dine_in", "takeout", "delivery"):
         assert f"<code>{known}</code>" in content
+
+
+def test_track_page_shows_the_step_bar_and_the_number_the_board_shows():
+    response = Client().get("/track/ORD_20250101_042/")
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    steps = [f'data-step="{step}"' for step in ("received", "cooking", "ready", "completed")]
+    assert all(step in content for step in steps)
+    assert [content.index(step) for step in steps] == sorted(content.index(step) for step in steps)
+    assert 'id="eta"' in content
+    assert "On the order board: <strong>042</strong>" in content
