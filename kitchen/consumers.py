@@ -1,19 +1,24 @@
-"""WebSockets of the kitchen display (`/ws/kitchen/`, staff) and of order tracking (`/ws/orders/<number>/`).
+"""WebSockets of the kitchen display (`/ws/kitchen/`, staff), of order tracking (`/ws/orders/<number>/`)
+and of the customer board (`/ws/board/`).
 
 Updates reach them from notifications/bridge.py through the channel layer's groups; every message
 carries a `version` (an order_status_log id) so a client can drop a stale or repeated one.
 """
 
+from urllib.parse import parse_qs
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from kitchen.selectors import is_kitchen_staff
+from kitchen.views import board_order_types
 from menu.selectors import sold_out
-from notifications.bridge import KITCHEN_GROUP, TRACK_GROUP, bridges, order_group
-from orders.selectors import kitchen_snapshot, order_views
+from notifications.bridge import BOARD_GROUP, KITCHEN_GROUP, TRACK_GROUP, bridges, order_group
+from orders.selectors import board_snapshot, kitchen_snapshot, order_views
 from orders.services import order_mark_completed, order_recall
 from restaurant.api import ApplicationError
 
+BAD_REQUEST = 4400
 FORBIDDEN = 4403
 NOT_FOUND = 4404
 ACTIONS = {"bump": order_mark_completed, "recall": order_recall}
@@ -103,3 +108,38 @@ class OrderConsumer(AsyncJsonWebsocketConsumer):
 
     async def resync(self, event) -> None:
         await self.send_status()
+
+
+class BoardConsumer(AsyncJsonWebsocketConsumer):
+    """The customer board: the public status (no name, address or items) of every open order of
+    the board's types (`?types=`, as its page's), a snapshot on connect, then every update."""
+
+    async def connect(self) -> None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        types = query.get("types")  # as the page reads it: `?types=` is an empty choice, not none
+        self.order_types = board_order_types(types[-1] if types else None)
+        await self.accept()
+        if self.order_types is None:
+            await self.close(code=BAD_REQUEST)
+            return
+        await bridges.ensure()
+        await self.channel_layer.group_add(BOARD_GROUP, self.channel_name)
+        await self.send_snapshot()
+
+    async def disconnect(self, code) -> None:
+        await self.channel_layer.group_discard(BOARD_GROUP, self.channel_name)
+
+    async def send_snapshot(self) -> None:
+        await self.send_json(await database_sync_to_async(board_snapshot)(order_types=self.order_types))
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if isinstance(content, dict) and content.get("action") == "ping":  # the page's heartbeat
+            await self.send_json({"type": "pong"})
+
+    async def order_update(self, event) -> None:
+        # Every board hears every order; an order keeps its type, so the type decides once and for all.
+        if event["order"]["order_type"] in self.order_types:
+            await self.send_json({"type": "order", "order": event["order"], "version": event["version"]})
+
+    async def resync(self, event) -> None:
+        await self.send_snapshot()

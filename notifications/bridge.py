@@ -41,6 +41,7 @@ log = service_logger()
 
 KITCHEN_GROUP = "kitchen"  # every kitchen display: every update, as a full ticket
 TRACK_GROUP = "track"  # every public tracking page (told to reload after a broker outage)
+BOARD_GROUP = "board"  # every customer board: every update, as a public status (each board filters by type)
 GROUP_SAFE = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 
 
@@ -104,6 +105,7 @@ class DisplayBridge(QueueConsumer):
             # take a fresh snapshot instead.
             self.send(KITCHEN_GROUP, {"type": "resync"})
             self.send(TRACK_GROUP, {"type": "resync"})
+            self.send(BOARD_GROUP, {"type": "resync"})
         self.connections += 1
         if self.menu_listener is None:
             # Before the first client's snapshot (ensure() waits for `consuming`): a menu change made
@@ -180,6 +182,7 @@ class DisplayBridge(QueueConsumer):
             ticket, public = views
             self.send(KITCHEN_GROUP, {"type": "order.update", "order": ticket, "version": ticket["version"]})
             self.send(order_group(number), {"type": "order.update", "order": public, "version": public["version"]})
+            self.send(BOARD_GROUP, {"type": "order.update", "order": public, "version": public["version"]})
         self.channel.basic_ack(tag)
 
     def send(self, group: str, message: dict[str, Any]) -> None:

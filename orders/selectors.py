@@ -1,17 +1,19 @@
 """Order reads: what tracking answers, the kitchen display's tickets and snapshot, the public
-status of one order, and the staff order API's list and detail. Nothing here writes, and nothing
-here imports a service.
+status of one order, the customer board's snapshot, and the staff order API's list and detail.
+Nothing here writes, and nothing here imports a service.
 
 A `version` is an `order_status_log` id: the snapshot's is the highest one, an order's is the
 highest of its own rows. A client drops an update whose version is not above what it has.
 """
 
 import math
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Max, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models import Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from orders.errors import OrderNotFound
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
@@ -176,3 +178,24 @@ def speed_of_service_by_hour(*, day: date) -> list[dict[str, Any]]:
         {"hour": hour, **_figures([row for row in rows if row["ready_at"].astimezone(UTC).hour == hour])}
         for hour in range(24)
     ]
+
+
+def board_snapshot(*, order_types: Iterable[str]) -> dict[str, Any]:
+    """The customer board: the public status of every open order of `order_types`, oldest first,
+    each with `ready_at` (the time of its live `ready` row, so a recalled order counts from its
+    recall; None until it is ready), the version as in kitchen_snapshot, and `now`, so the board
+    tells how long an order has been ready by the server's clock rather than its own."""
+    version = OrderStatusLog.objects.aggregate(version=Max("id"))["version"] or 0
+    live_ready = Q(status_log__status=OrderStatus.READY, status_log__superseded=False)
+    orders = (
+        Order.objects.annotate(version=Max("status_log__id"), ready_at=Max("status_log__changed_at", filter=live_ready))
+        .filter(order_type__in=list(order_types))
+        .exclude(status__in=OFF_DISPLAY)
+        .order_by("created_at", "id")
+    )
+    return {
+        "type": "snapshot",
+        "orders": [{**public_status(order), "ready_at": _iso(order.ready_at)} for order in orders],
+        "version": version,
+        "now": timezone.now().isoformat(),
+    }
