@@ -1,6 +1,7 @@
 """Kitchen reads: who may use the kitchen display, and the workers as operators should believe them.
 Reads of orders (tickets, snapshot) are orders/selectors.py's."""
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from kitchen.models import Worker, WorkerStatus
@@ -12,6 +13,14 @@ def is_kitchen_staff(user) -> bool:
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     return user.is_superuser or user.groups.filter(name__in=[KITCHEN, MANAGER]).exists()
+
+
+def is_kitchen_staff_now(user) -> bool:
+    """`is_kitchen_staff` of the user's row as the database holds it at this moment: a socket opened
+    an hour ago must not act on a group, an activation or a superuser flag its user has since lost."""
+    if user is None or not user.is_authenticated:
+        return False
+    return is_kitchen_staff(get_user_model().objects.filter(pk=user.pk).first())
 
 
 def worker_list() -> list[dict]:
