@@ -5,23 +5,31 @@ Updates reach them from notifications/bridge.py through the channel layer's grou
 carries a `version` (an order_status_log id) so a client can drop a stale or repeated one.
 """
 
+import json
+from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from kitchen.selectors import is_kitchen_staff
+from kitchen.selectors import is_kitchen_staff, is_kitchen_staff_now
 from kitchen.views import board_order_types
 from menu.selectors import sold_out
 from notifications.bridge import BOARD_GROUP, KITCHEN_GROUP, TRACK_GROUP, bridges, order_group
 from orders.selectors import board_snapshot, kitchen_snapshot, order_views
-from orders.services import order_mark_completed, order_recall
+from orders.services import order_mark_completed, order_mark_ready, order_recall, order_start_cooking
 from restaurant.api import ApplicationError
 
 BAD_REQUEST = 4400
 FORBIDDEN = 4403
 NOT_FOUND = 4404
-ACTIONS = {"bump": order_mark_completed, "recall": order_recall}
+# What a cook does from the screen, each through the order's own transition (orders/services.py).
+ACTIONS = {
+    "start": order_start_cooking,
+    "ready": order_mark_ready,
+    "bump": order_mark_completed,
+    "recall": order_recall,
+}
 
 
 class KitchenConsumer(AsyncJsonWebsocketConsumer):
@@ -45,25 +53,56 @@ class KitchenConsumer(AsyncJsonWebsocketConsumer):
         snapshot["menu"] = await database_sync_to_async(sold_out)()  # the 86 list
         await self.send_json(snapshot)
 
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        # Not the base class's decode: a frame that is not JSON text is answered, not raised.
+        try:
+            content = json.loads(text_data) if text_data is not None else None
+        except ValueError:
+            content = None
+        await self.receive_json(content)
+
     async def receive_json(self, content, **kwargs) -> None:
-        action = content.get("action") if isinstance(content, dict) else None
+        if not isinstance(content, dict):
+            await self.send_error(None, None, "invalid", {"message": ["send a JSON object"]})
+            return
+        action, number = content.get("action"), content.get("order_number")
         if action == "ping":  # the page's heartbeat: silence for 5 s shows the connection as lost
             await self.send_json({"type": "pong"})
             return
-        number = content.get("order_number") if isinstance(content, dict) else None
-        if action not in ACTIONS or not isinstance(number, str) or not number:
-            await self.send_json(
-                {"type": "error", "code": "invalid", "errors": {"action": ["bump or recall an order"]}}
-            )
+        # Checked at every action, not only at connect: a cook taken off the Kitchen group an hour
+        # ago must not bump orders from the socket they opened before.
+        if not await database_sync_to_async(is_kitchen_staff_now)(self.scope.get("user")):
+            errors = {"user": ["only Kitchen and Manager staff may act on orders"]}
+            await self.send_error(action, number, "permission_denied", errors)
+            await self.close(code=FORBIDDEN)
+            return
+        errors = {}
+        if not isinstance(action, str) or action not in ACTIONS:
+            errors["action"] = [f"one of {', '.join(ACTIONS)}"]
+        if not isinstance(number, str) or not number:
+            errors["order_number"] = ["an order number is required"]
+        if errors:
+            await self.send_error(action, number, "invalid", errors)
             return
         try:
             await database_sync_to_async(ACTIONS[action])(number=number, changed_by=self.username)
         except ApplicationError as exc:
-            await self.send_json(
-                {"type": "error", "action": action, "order_number": number, "code": exc.code, "errors": exc.errors}
-            )
+            await self.send_error(action, number, exc.code, exc.errors)
             return
+        # A no-op (the order already was where the action leads: a double tap, a worker first) is done too.
         await self.send_json({"type": "done", "action": action, "order_number": number})
+
+    async def send_error(self, action: Any, number: Any, code: str, errors: dict[str, list[str]]) -> None:
+        """The error answer, echoing the action and order number when they were strings."""
+        await self.send_json(
+            {
+                "type": "error",
+                "action": action if isinstance(action, str) else None,
+                "order_number": number if isinstance(number, str) else None,
+                "code": code,
+                "errors": errors,
+            }
+        )
 
     async def order_update(self, event) -> None:
         await self.send_json({"type": "order", "order": event["order"], "version": event["version"]})

@@ -18,6 +18,7 @@ from django.utils import timezone
 from pika.exceptions import AMQPError
 
 from kitchen import services
+from kitchen.selectors import order_held_by_person
 from orders.models import OrderType
 from orders.services import OrderNotFound, TransitionNotAllowed, order_start_cooking
 from restaurant import broker
@@ -190,7 +191,11 @@ class KitchenWorker(QueueConsumer):
         try:
             order, started = order_start_cooking(number=number, changed_by=self.config.name)
         except TransitionNotAllowed as exc:  # ready, completed or cancelled already: nothing to cook
-            log.info("order_skipped", f"Order {number} is already {exc.order.status}", details=_ids(number))
+            self.skip(exc.order, f"Order {number} is already {exc.order.status}")
+            return
+        # Already cooking: a dead worker's order is resumed, a person's (started on the display) is theirs.
+        if not started and order_held_by_person(order):
+            self.skip(order, f"Order {number} was started by a person on the display: left to them")
             return
         action = "order_processing_started" if started else "order_processing_resumed"
         log.info(action, f"Cooking order {number}", details={**_ids(number), "order_type": order.order_type})
@@ -205,7 +210,14 @@ class KitchenWorker(QueueConsumer):
                 "order_completed", f"Order {number} is ready", details={**_ids(number), "worker": self.config.name}
             )
         else:
-            log.info("order_skipped", f"Order {number} became {order.status} while cooking", details=_ids(number))
+            self.skip(order, f"Order {number} became {order.status} while cooking")
+
+    def skip(self, order, message: str) -> None:
+        """Leave the order alone (the caller acks its message); the log says who has it."""
+        if order.processed_by:
+            message = f"{message} (processed by {order.processed_by})"
+        details = {**_ids(order.number), "status": order.status, "processed_by": order.processed_by}
+        log.info("order_skipped", message, details=details)
 
     def ack(self, delivery: Delivery) -> None:
         if not self.connected:
