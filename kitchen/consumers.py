@@ -16,7 +16,7 @@ from kitchen.selectors import is_kitchen_staff, is_kitchen_staff_now
 from kitchen.views import board_order_types
 from menu.selectors import sold_out
 from notifications.bridge import BOARD_GROUP, KITCHEN_GROUP, TRACK_GROUP, bridges, order_group
-from orders.selectors import board_snapshot, kitchen_snapshot, order_views
+from orders.selectors import board_snapshot, kitchen_snapshot, kitchen_speed, order_views
 from orders.services import order_mark_completed, order_mark_ready, order_recall, order_start_cooking
 from restaurant.api import ApplicationError
 
@@ -51,6 +51,7 @@ class KitchenConsumer(AsyncJsonWebsocketConsumer):
     async def send_snapshot(self) -> None:
         snapshot = await database_sync_to_async(kitchen_snapshot)()
         snapshot["menu"] = await database_sync_to_async(sold_out)()  # the 86 list
+        snapshot["speed"] = await database_sync_to_async(kitchen_speed)()
         await self.send_json(snapshot)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
@@ -68,6 +69,9 @@ class KitchenConsumer(AsyncJsonWebsocketConsumer):
         action, number = content.get("action"), content.get("order_number")
         if action == "ping":  # the page's heartbeat: silence for 5 s shows the connection as lost
             await self.send_json({"type": "pong"})
+            return
+        if action == "speed":  # the page's refresh of the last hour's figures (read only)
+            await self.send_json({"type": "speed", "speed": await database_sync_to_async(kitchen_speed)()})
             return
         # Checked at every action, not only at connect: a cook taken off the Kitchen group an hour
         # ago must not bump orders from the socket they opened before.

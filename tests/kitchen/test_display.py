@@ -479,3 +479,21 @@ def test_a_sold_out_item_reaches_a_live_kitchen_display_as_a_menu_event():
     assert event["menu"]["items"] == ["Margherita Pizza", "Tiramisu"]
     assert event["menu"]["options"] == []  # an option of a sold-out item is not listed apart
     assert event["menu"]["version"] > snapshot["menu"]["version"]
+
+
+def test_the_kitchen_socket_sends_the_speed_figures_in_its_snapshot_and_on_request():
+    headers = session_headers(staff_user(KITCHEN, "cook", is_staff=False))
+    create_order(status="ready")
+
+    async def body():
+        communicator = kitchen_socket(headers)
+        await connect(communicator)
+        snapshot = await communicator.receive_json_from(timeout=10)
+        await communicator.send_json_to({"action": "speed"})
+        answer = await communicator.receive_json_from(timeout=10)
+        await communicator.disconnect()
+        return snapshot, answer
+
+    snapshot, answer = run(body)
+    assert snapshot["speed"]["orders"] == 1 and snapshot["speed"]["overdue"] == 0
+    assert answer == {"type": "speed", "speed": snapshot["speed"]}

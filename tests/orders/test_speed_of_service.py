@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from orders.models import Order, OrderStatus, OrderStatusLog
-from orders.selectors import speed_of_service, speed_of_service_by_hour
+from orders.selectors import kitchen_speed, speed_of_service, speed_of_service_by_hour
 from tests.factories import FRONT_OF_HOUSE, KITCHEN, MANAGER, create_order, logged_in
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ KNOWN = [
     (DAY.replace(hour=10, minute=5), 10, 10),
     (DAY.replace(hour=10, minute=10), 15, 10),  # late: 15 > 10
     (DAY.replace(hour=10, minute=20), 20, 12),  # late; ready 10:40
-    (DAY.replace(hour=11, minute=0), 8, 8),
+    (DAY.replace(hour=11, minute=0), 8, 7.5),  # not late: 30 s past its estimate is within the minute
 ]
 
 
@@ -90,3 +90,23 @@ def test_the_report_is_refused_to_kitchen_and_front_of_house():
 
     assert kitchen.status_code == 302 and kitchen["Location"].startswith(reverse("admin:login"))  # no back office
     assert front.status_code == 403  # in the back office, without the report's permission
+
+
+def test_the_kitchen_screens_figures_are_the_last_hours_and_the_overdue_orders_now():
+    now = DAY.replace(hour=11, minute=30)
+    order_ready(now - timedelta(minutes=50), 10, 15)  # ready 40 min ago in 10 min: on time
+    order_ready(now - timedelta(minutes=30), 20, 10)  # ready 10 min ago in 20 min: late
+    order_ready(now - timedelta(hours=3), 5, 10)  # ready over an hour ago: not counted
+    overdue = create_order(status=OrderStatus.COOKING)
+    Order.objects.filter(pk=overdue.pk).update(estimated_completion=now - timedelta(minutes=2))
+    on_time = create_order(status=OrderStatus.COOKING)
+    Order.objects.filter(pk=on_time.pk).update(estimated_completion=now - timedelta(seconds=30))  # within the minute
+
+    # 600 s and 1200 s: the median is the 1st by nearest rank (ceil(0.5 × 2)), the 90th the 2nd.
+    assert kitchen_speed(now=now) == {
+        "orders": 2,
+        "median_seconds": 600,
+        "p90_seconds": 1200,
+        "late": 1,
+        "overdue": 1,
+    }
