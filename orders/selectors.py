@@ -49,8 +49,10 @@ def kitchen_ticket(order: Order) -> dict[str, Any]:
         "priority": order.priority,
         "items": [
             {
+                "id": item.id,
                 "name": item.name,
                 "quantity": item.quantity,
+                "station": item.station or None,  # None: a free item, shown on every station screen
                 "modifiers": [modifier["name"] for modifier in item.modifiers],
                 "notes": item.notes,
             }

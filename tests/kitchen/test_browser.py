@@ -181,10 +181,12 @@ def test_a_phone_order_taken_with_the_menu_picker_reaches_the_kitchen_display_wi
                 line.get_by_label("Extra cheese +1.50").check()
                 line.get_by_label("notes").fill("no onions please")
                 expect(page.locator("#total")).to_have_text("17.00")  # 12.50 + 3.00 + 1.50
+                page.click("button.pick[data-sku=cola]")
+                expect(page.locator("#total")).to_have_text("20.00")  # and a cola, 3.00
                 expect(page.locator("button.pick[data-sku=tiramisu]")).to_be_disabled()  # sold out
                 page.screenshot(path=browser_artifacts / "20-menu-picker.png", full_page=True)
                 page.click("input[name=_save]")
-                expect(page.locator(".messagelist")).to_contain_text("received: total 17.00")
+                expect(page.locator(".messagelist")).to_contain_text("received: total 20.00")
                 page.screenshot(path=browser_artifacts / "21-picked-order-placed.png", full_page=True)
 
                 page.goto(f"{base}/kitchen/")
@@ -193,6 +195,19 @@ def test_a_phone_order_taken_with_the_menu_picker_reaches_the_kitchen_display_wi
                 expect(ticket).to_contain_text("Large, Extra cheese")
                 expect(ticket.locator(".note.alert")).to_have_text("no onions please")
                 page.screenshot(path=browser_artifacts / "22-picked-order-on-the-display.png", full_page=True)
+
+                # Station screens: each shows its own items of the order and the stations it also waits on.
+                page.goto(f"{base}/kitchen/?station=oven")
+                oven = page.locator(".ticket")
+                expect(oven).to_contain_text("Margherita Pizza × 1", timeout=10_000)
+                expect(oven).not_to_contain_text("Cola")
+                expect(oven.locator(".elsewhere")).to_have_text("Also on: bar")
+                page.screenshot(path=browser_artifacts / "23-oven-station.png", full_page=True)
+                page.goto(f"{base}/kitchen/?station=bar")
+                bar = page.locator(".ticket")
+                expect(bar).to_contain_text("Cola × 1", timeout=10_000)
+                expect(bar).not_to_contain_text("Margherita")
+                expect(bar.locator(".elsewhere")).to_have_text("Also on: oven")
             except BaseException:
                 page.screenshot(path=browser_artifacts / "failure-picker.png", full_page=True)
                 raise

@@ -166,8 +166,9 @@ def test_snapshot_holds_every_open_order_as_a_ticket_with_versions(group):
         assert tickets[order.number]["status"] == order.status
         assert tickets[order.number]["version"] == last_log_id(order)
     assert tickets[received.number]["table_number"] == 7
+    [line] = received.items.all()
     assert tickets[received.number]["items"] == [
-        {"name": "Margherita Pizza", "quantity": 1, "modifiers": [], "notes": ""}
+        {"id": line.id, "name": "Margherita Pizza", "quantity": 1, "station": None, "modifiers": [], "notes": ""}
     ]
     assert tickets[cooking.number]["delivery_address"] == "1 Main Street, Springfield"
     assert tickets[cooking.number]["processed_by"] == "chef_mario"
@@ -184,8 +185,16 @@ def test_a_ticket_shows_each_items_modifiers_and_notes_and_the_orders_notes():
 
     ticket, public = order_views(order.number)
 
+    [item] = order.items.all()
     assert ticket["items"] == [
-        {"name": "Margherita Pizza", "quantity": 1, "modifiers": ["Large", "No onions"], "notes": "allergy: onions"}
+        {
+            "id": item.id,
+            "name": "Margherita Pizza",
+            "quantity": 1,
+            "station": "oven",
+            "modifiers": ["Large", "No onions"],
+            "notes": "allergy: onions",
+        }
     ]
     assert ticket["notes"] == "birthday"
     assert "items" not in public and "notes" not in public  # the public status shows neither
