@@ -6,6 +6,7 @@ carries a `version` (an order_status_log id) so a client can drop a stale or rep
 """
 
 import json
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -17,7 +18,14 @@ from kitchen.views import board_order_types
 from menu.selectors import sold_out
 from notifications.bridge import BOARD_GROUP, KITCHEN_GROUP, TRACK_GROUP, bridges, order_group
 from orders.selectors import board_snapshot, kitchen_snapshot, kitchen_speed, order_views
-from orders.services import order_mark_completed, order_mark_ready, order_recall, order_start_cooking
+from orders.services import (
+    order_item_prepare,
+    order_item_unprepare,
+    order_mark_completed,
+    order_mark_ready,
+    order_recall,
+    order_start_cooking,
+)
 from restaurant.api import ApplicationError
 
 BAD_REQUEST = 4400
@@ -30,6 +38,8 @@ ACTIONS = {
     "bump": order_mark_completed,
     "recall": order_recall,
 }
+# A station marks one item of an order: {"action": ..., "order_number": ..., "item": <order item id>}.
+ITEM_ACTIONS = {"prepare": order_item_prepare, "unprepare": order_item_unprepare}
 
 
 class KitchenConsumer(AsyncJsonWebsocketConsumer):
@@ -81,20 +91,25 @@ class KitchenConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=FORBIDDEN)
             return
         errors = {}
-        if not isinstance(action, str) or action not in ACTIONS:
-            errors["action"] = [f"one of {', '.join(ACTIONS)}"]
+        if not isinstance(action, str) or action not in {**ACTIONS, **ITEM_ACTIONS}:
+            errors["action"] = [f"one of {', '.join([*ACTIONS, *ITEM_ACTIONS])}"]
         if not isinstance(number, str) or not number:
             errors["order_number"] = ["an order number is required"]
+        item, on_item = content.get("item"), isinstance(action, str) and action in ITEM_ACTIONS
+        if on_item and (not isinstance(item, int) or isinstance(item, bool)):
+            errors["item"] = ["an order item id is required"]
         if errors:
             await self.send_error(action, number, "invalid", errors)
             return
+        call = partial(ITEM_ACTIONS[action], item_id=item) if on_item else ACTIONS[action]
         try:
-            await database_sync_to_async(ACTIONS[action])(number=number, changed_by=self.username)
+            await database_sync_to_async(call)(number=number, changed_by=self.username)
         except ApplicationError as exc:
             await self.send_error(action, number, exc.code, exc.errors)
             return
         # A no-op (the order already was where the action leads: a double tap, a worker first) is done too.
-        await self.send_json({"type": "done", "action": action, "order_number": number})
+        done = {"type": "done", "action": action, "order_number": number}
+        await self.send_json({**done, "item": item} if on_item else done)
 
     async def send_error(self, action: Any, number: Any, code: str, errors: dict[str, list[str]]) -> None:
         """The error answer, echoing the action and order number when they were strings."""

@@ -28,6 +28,7 @@ from django.db import DatabaseError, connection
 from menu.selectors import sold_out
 from notifications.subscriber import MalformedMessage, declare_subscriber_queue, parse_status_update
 from orders.selectors import order_views
+from orders.services import KITCHEN_NOTIFY_CHANNEL
 from restaurant import broker
 from restaurant.broker import Delivery, TopologyMismatch
 from restaurant.consumer import QueueConsumer
@@ -123,29 +124,39 @@ class DisplayBridge(QueueConsumer):
         super().disconnect()
 
     def tick(self) -> None:
-        """Menu changes: the menu tables' trigger NOTIFYs `menu` (menu/migrations/0002); each one
-        sends every kitchen display the sold-out (86) list again, as does listening again after the
-        database was lost (the list may have changed meanwhile)."""
+        """What PostgreSQL tells the displays directly (LISTEN, polled at every step): `menu` (the menu
+        tables' trigger, menu/migrations/0002) sends every kitchen display the sold-out (86) list
+        again; `kitchen` (an item's prepared mark, orders/services.py) the ticket of its order.
+        Listening again after the database was lost, each display takes a fresh snapshot instead:
+        what happened meanwhile was not heard."""
         try:
             if self.menu_listener is None:
-                changed = self._listen_menu()
-            else:
-                changed = any(True for _ in self.menu_listener.notifies(timeout=0))
-            if changed:
+                if self._listen_menu():
+                    self.send(KITCHEN_GROUP, {"type": "resync"})
+                return
+            heard: dict[str, set[str]] = {}
+            for notify in self.menu_listener.notifies(timeout=0):
+                heard.setdefault(notify.channel, set()).add(notify.payload)
+            if "menu" in heard:
                 self.send(KITCHEN_GROUP, {"type": "menu.update", "menu": sold_out()})
+            for number in heard.get(KITCHEN_NOTIFY_CHANNEL, ()):
+                if (views := order_views(number)) is not None:
+                    ticket = views[0]
+                    self.send(KITCHEN_GROUP, {"type": "order.update", "order": ticket, "version": ticket["version"]})
         except (DatabaseError, psycopg.Error) as exc:
-            log.error("display_menu_unreadable", "Menu changes not followed, retrying", exc_info=exc)
+            log.error("display_listen_failed", "Menu changes and item marks not followed, retrying", exc_info=exc)
             self._close_menu_listener()
         finally:
             connection.close()  # back to the pool (or closed), as after every order read
 
     def _listen_menu(self) -> bool:
-        """LISTEN menu, tried at most every 2 s; True once listening."""
+        """LISTEN to the menu's and the items' channels, tried at most every 2 s; True once listening."""
         if time.monotonic() < self.next_menu_listen:
             return False
         self.next_menu_listen = time.monotonic() + 2.0
         self.menu_listener = psycopg.connect(**listener_params(), autocommit=True)
         self.menu_listener.execute("LISTEN menu")
+        self.menu_listener.execute(f"LISTEN {KITCHEN_NOTIFY_CHANNEL}")
         return True
 
     def _close_menu_listener(self) -> None:

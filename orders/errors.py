@@ -21,3 +21,15 @@ class RecallExpired(ApplicationError):
     def __init__(self, number: str, within: timedelta) -> None:
         message = f"order {number} was completed more than {int(within.total_seconds() // 60)} minutes ago"
         super().__init__(code="recall_expired", errors={"order_number": [message]}, status_code=409)
+
+
+class ItemNotFound(ApplicationError):
+    def __init__(self, number: str, item: object) -> None:
+        super().__init__(code="not_found", errors={"item": [f"order {number} has no item {item}"]}, status_code=404)
+
+
+class ItemMarkRefused(ApplicationError):
+    """An item can be marked prepared only while its order cooks, and the mark undone for a minute."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(code="item_mark_refused", errors={"item": [message]}, status_code=409)

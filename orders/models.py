@@ -89,6 +89,12 @@ class OrderItem(models.Model):
     # The chosen options as they were: [{"code", "name", "price_delta"}, ...].
     modifiers = models.JSONField(default=list, blank=True)
     notes = models.CharField(max_length=140, blank=True, default="")
+    # Item-level bump: a station marks its own items done (orders/services.py order_item_prepare).
+    prepared_at = models.DateTimeField(null=True, blank=True)
+    prepared_by = models.CharField(max_length=150, blank=True, default="")
+    # The display version of the latest mark, drawn from the status log's id sequence, so a ticket's
+    # version (the highest of its log ids and its marks) grows with marks as with status changes.
+    mark_version = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "order_items"

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import BigIntegerField, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from orders.errors import OrderNotFound
@@ -55,6 +55,8 @@ def kitchen_ticket(order: Order) -> dict[str, Any]:
                 "station": item.station or None,  # None: a free item, shown on every station screen
                 "modifiers": [modifier["name"] for modifier in item.modifiers],
                 "notes": item.notes,
+                "prepared": item.prepared_at is not None,
+                "prepared_by": item.prepared_by or None,
             }
             for item in order.items.all()
         ],
@@ -78,13 +80,19 @@ def public_status(order: Order) -> dict[str, Any]:
 
 
 def _orders():
-    return Order.objects.annotate(version=Max("status_log__id")).prefetch_related("items")
+    # An order's version: the highest of its status log ids and its items' marks (one sequence).
+    marks = Coalesce(Max("items__mark_version"), 0, output_field=BigIntegerField())
+    version = Greatest(Max("status_log__id"), marks, output_field=BigIntegerField())
+    return Order.objects.annotate(version=version).prefetch_related("items")
 
 
 def kitchen_snapshot() -> dict[str, Any]:
     # The version first: an order changed while the orders are read shows its newer state, and its
     # update (a higher version) is applied again, harmlessly.
-    version = OrderStatusLog.objects.aggregate(version=Max("id"))["version"] or 0
+    version = max(
+        OrderStatusLog.objects.aggregate(version=Max("id"))["version"] or 0,
+        OrderItem.objects.aggregate(version=Max("mark_version"))["version"] or 0,
+    )
     orders = _orders().exclude(status__in=OFF_DISPLAY).order_by("-priority", "created_at")
     return {"type": "snapshot", "orders": [kitchen_ticket(order) for order in orders], "version": version}
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from orders.errors import OrderNotFound, RecallExpired, TransitionNotAllowed
+from orders.errors import ItemMarkRefused, ItemNotFound, OrderNotFound, RecallExpired, TransitionNotAllowed
 from orders.models import TRANSITIONS, Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.validation import OrderInput
 from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE, order_routing_key
@@ -222,3 +222,61 @@ def order_recall(*, number: str, changed_by: str, within: timedelta = timedelta(
             raise RecallExpired(number, within)
         live.update(superseded=True)
     return StatusChange(order, _move(order, "recall", changed_by=changed_by, notes="recalled from completed"))
+
+
+UNDO_PREPARED_WITHIN = timedelta(minutes=1)
+KITCHEN_NOTIFY_CHANNEL = "kitchen"  # the display bridges LISTEN to it (notifications/bridge.py)
+
+
+def _lock_item(order: Order, item_id: object) -> OrderItem:
+    item = None
+    if isinstance(item_id, int) and not isinstance(item_id, bool):
+        item = OrderItem.objects.select_for_update().filter(order=order, pk=item_id).first()
+    if item is None:
+        raise ItemNotFound(order.number, item_id)
+    return item
+
+
+def _mark(order: Order, item: OrderItem, *, prepared_at, prepared_by: str) -> None:
+    """Write an item's mark with a new display version, and tell every display at commit."""
+    item.prepared_at, item.prepared_by = prepared_at, prepared_by
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('order_status_log', 'id'))")
+        (item.mark_version,) = cursor.fetchone()
+        item.save(update_fields=["prepared_at", "prepared_by", "mark_version"])
+        # NOTIFY is delivered at commit, folded with the transaction's others: no display sees a
+        # mark that rolls back. (Marks are not messages for the broker: no consumer but the displays.)
+        cursor.execute("SELECT pg_notify(%s, %s)", [KITCHEN_NOTIFY_CHANNEL, order.number])
+
+
+@transaction.atomic
+def order_item_prepare(*, number: str, item_id: int, changed_by: str) -> StatusChange:
+    """A station marks an item of a cooking order done; the last item's mark makes the order ready
+    (cooking → ready by `changed_by`), in the same transaction. Marking a marked item is a no-op.
+    `changed` tells whether the order became ready."""
+    order = _lock_order(number)
+    item = _lock_item(order, item_id)
+    if item.prepared_at is not None:
+        return StatusChange(order, False)
+    if order.status != OrderStatus.COOKING:
+        raise ItemMarkRefused(f"order {number} is {order.status}: items are marked while it cooks")
+    _mark(order, item, prepared_at=timezone.now(), prepared_by=changed_by)
+    if order.items.filter(prepared_at__isnull=True).exists():
+        return StatusChange(order, False)
+    ready = _move(order, "mark_ready", changed_by=changed_by, processed_by=changed_by, completed_at=timezone.now())
+    return StatusChange(order, ready)
+
+
+@transaction.atomic
+def order_item_unprepare(*, number: str, item_id: int, changed_by: str) -> StatusChange:
+    """Undo an item's mark within a minute, while its order still cooks. An unmarked item: no-op."""
+    order = _lock_order(number)
+    item = _lock_item(order, item_id)
+    if item.prepared_at is None:
+        return StatusChange(order, False)
+    if order.status != OrderStatus.COOKING:
+        raise ItemMarkRefused(f"order {number} is {order.status}: its marks can no longer be undone")
+    if item.prepared_at < timezone.now() - UNDO_PREPARED_WITHIN:
+        raise ItemMarkRefused(f"item {item.pk} was marked more than a minute ago")
+    _mark(order, item, prepared_at=None, prepared_by="")
+    return StatusChange(order, False)

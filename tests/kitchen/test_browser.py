@@ -203,11 +203,20 @@ def test_a_phone_order_taken_with_the_menu_picker_reaches_the_kitchen_display_wi
                 expect(oven).not_to_contain_text("Cola")
                 expect(oven.locator(".elsewhere")).to_have_text("Also on: bar")
                 page.screenshot(path=browser_artifacts / "23-oven-station.png", full_page=True)
+                # The oven starts the order and marks its pizza; the bar's cola, marked last, readies it.
+                oven.get_by_role("button", name="Start").click()
+                expect(page.locator("#col-cooking .ticket")).to_have_count(1, timeout=10_000)
+                page.locator("#col-cooking li", has_text="Margherita Pizza × 1").click()
+                expect(page.locator("#col-cooking li.prepared")).to_have_count(1, timeout=10_000)
+                page.screenshot(path=browser_artifacts / "24-oven-item-marked.png", full_page=True)
                 page.goto(f"{base}/kitchen/?station=bar")
                 bar = page.locator(".ticket")
                 expect(bar).to_contain_text("Cola × 1", timeout=10_000)
                 expect(bar).not_to_contain_text("Margherita")
                 expect(bar.locator(".elsewhere")).to_have_text("Also on: oven")
+                page.locator("#col-cooking li", has_text="Cola × 1").click()
+                expect(page.locator("#col-ready .ticket")).to_have_count(1, timeout=10_000)
+                page.screenshot(path=browser_artifacts / "25-bar-item-marked-order-ready.png", full_page=True)
             except BaseException:
                 page.screenshot(path=browser_artifacts / "failure-picker.png", full_page=True)
                 raise

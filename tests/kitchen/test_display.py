@@ -168,7 +168,16 @@ def test_snapshot_holds_every_open_order_as_a_ticket_with_versions(group):
     assert tickets[received.number]["table_number"] == 7
     [line] = received.items.all()
     assert tickets[received.number]["items"] == [
-        {"id": line.id, "name": "Margherita Pizza", "quantity": 1, "station": None, "modifiers": [], "notes": ""}
+        {
+            "id": line.id,
+            "name": "Margherita Pizza",
+            "quantity": 1,
+            "station": None,
+            "modifiers": [],
+            "notes": "",
+            "prepared": False,
+            "prepared_by": None,
+        }
     ]
     assert tickets[cooking.number]["delivery_address"] == "1 Main Street, Springfield"
     assert tickets[cooking.number]["processed_by"] == "chef_mario"
@@ -194,6 +203,8 @@ def test_a_ticket_shows_each_items_modifiers_and_notes_and_the_orders_notes():
             "station": "oven",
             "modifiers": ["Large", "No onions"],
             "notes": "allergy: onions",
+            "prepared": False,
+            "prepared_by": None,
         }
     ]
     assert ticket["notes"] == "birthday"
@@ -506,3 +517,43 @@ def test_the_kitchen_socket_sends_the_speed_figures_in_its_snapshot_and_on_reque
     snapshot, answer = run(body)
     assert snapshot["speed"]["orders"] == 1 and snapshot["speed"]["overdue"] == 0
     assert answer == {"type": "speed", "speed": snapshot["speed"]}
+
+
+def test_an_item_mark_over_the_socket_reaches_a_second_display_with_a_higher_version_and_the_last_one_readies():
+    order = create_order(
+        status="cooking",
+        items=[{"name": "Pizza", "quantity": 1, "price": 9}, {"name": "Cola", "quantity": 1, "price": 3}],
+    )
+    pizza, cola = order.items.order_by("id")
+    oven = session_headers(staff_user(KITCHEN, "oven_cook", is_staff=False))
+    bar = session_headers(staff_user(KITCHEN, "bar_cook", is_staff=False))
+
+    async def until_ticket(communicator, condition):
+        while True:
+            message = await communicator.receive_json_from(timeout=10)
+            if message["type"] == "order" and condition(message["order"]):
+                return message
+
+    async def body():
+        first, second = kitchen_socket(oven), kitchen_socket(bar)
+        await connect(first)
+        await connect(second)
+        snapshot = await second.receive_json_from(timeout=10)
+        await first.receive_json_from(timeout=10)
+        await first.send_json_to({"action": "prepare", "order_number": order.number, "item": pizza.id})
+        marked = await until_ticket(second, lambda ticket: ticket["items"][0]["prepared"])
+        await second.send_json_to({"action": "prepare", "order_number": order.number, "item": cola.id})
+        ready = await until_ticket(first, lambda ticket: ticket["status"] == "ready")
+        await second.send_json_to({"action": "prepare", "order_number": order.number, "item": "cola"})
+        while (answer := await second.receive_json_from(timeout=10))["type"] != "error":
+            pass
+        await first.disconnect()
+        await second.disconnect()
+        return snapshot, marked, ready, answer
+
+    snapshot, marked, ready, answer = run(body)
+    before = next(t for t in snapshot["orders"] if t["order_number"] == order.number)
+    assert marked["version"] > before["version"]
+    assert marked["order"]["items"][0]["prepared_by"] == "oven_cook" and not marked["order"]["items"][1]["prepared"]
+    assert ready["version"] > marked["version"] and ready["order"]["processed_by"] == "bar_cook"
+    assert answer["code"] == "invalid" and answer["errors"] == {"item": ["an order item id is required"]}

@@ -256,7 +256,7 @@ def test_malformed_messages_get_the_json_error_and_leave_no_exception_in_the_ser
     assert pong == {"type": "pong"}  # still connected, still answering
     assert all(message["type"] == "error" for message in answers)
     assert [message["code"] for message in answers] == ["invalid"] * 11 + ["not_found"]
-    assert answers[5]["errors"] == {"action": ["one of start, ready, bump, recall"]}
+    assert answers[5]["errors"] == {"action": ["one of start, ready, bump, recall, prepare, unprepare"]}
     assert answers[5]["order_number"] == order.number
     assert answers[6]["action"] is None and set(answers[6]["errors"]) == {"action"}
     assert [set(message["errors"]) for message in answers[7:10]] == [{"order_number"}] * 3
