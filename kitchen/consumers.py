@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from kitchen.selectors import is_kitchen_staff, is_kitchen_staff_now
+from kitchen.selectors import can_watch_expo, is_kitchen_staff, is_kitchen_staff_now
 from kitchen.views import board_order_types
 from menu.selectors import sold_out
 from notifications.bridge import BOARD_GROUP, KITCHEN_GROUP, TRACK_GROUP, bridges, order_group
@@ -43,11 +43,13 @@ ITEM_ACTIONS = {"prepare": order_item_prepare, "unprepare": order_item_unprepare
 
 
 class KitchenConsumer(AsyncJsonWebsocketConsumer):
+    may_watch = staticmethod(is_kitchen_staff)  # who may connect; acting is checked at every action
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         # Accepted, then closed: a refused handshake reaches a browser as 1006, this close code does.
         await self.accept()
-        if not await database_sync_to_async(is_kitchen_staff)(user):
+        if not await database_sync_to_async(self.may_watch)(user):
             await self.close(code=FORBIDDEN)
             return
         self.username = user.get_username()
@@ -131,6 +133,13 @@ class KitchenConsumer(AsyncJsonWebsocketConsumer):
 
     async def resync(self, event) -> None:
         await self.send_snapshot()
+
+
+class ExpoConsumer(KitchenConsumer):
+    """The expo screen's socket: the kitchen display's tickets and actions; Front of house may watch,
+    and is refused (as anyone not Kitchen or Manager staff) on any action."""
+
+    may_watch = staticmethod(can_watch_expo)
 
 
 class OrderConsumer(AsyncJsonWebsocketConsumer):

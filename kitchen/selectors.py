@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from kitchen.models import Worker, WorkerStatus
 from orders.models import Order
-from orders.roles import KITCHEN, MANAGER
+from orders.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER
 
 
 def is_kitchen_staff(user) -> bool:
@@ -14,6 +14,13 @@ def is_kitchen_staff(user) -> bool:
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     return user.is_superuser or user.groups.filter(name__in=[KITCHEN, MANAGER]).exists()
+
+
+def can_watch_expo(user) -> bool:
+    """Kitchen staff, or Front of house (who watch the expo screen without acting on it)."""
+    if is_kitchen_staff(user):
+        return True
+    return bool(user and user.is_authenticated and user.is_active) and user.groups.filter(name=FRONT_OF_HOUSE).exists()
 
 
 def is_kitchen_staff_now(user) -> bool:

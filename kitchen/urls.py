@@ -4,6 +4,7 @@ from kitchen import views
 
 urlpatterns = [
     path("kitchen/", views.kitchen_display, name="kitchen-display"),
+    path("kitchen/expo/", views.kitchen_expo, name="kitchen-expo"),
     path("board/", views.customer_board, name="customer-board"),
     re_path(r"^track/(?P<number>[A-Za-z0-9_-]{1,32})/$", views.track_order, name="track-order"),
 ]

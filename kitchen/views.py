@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from kitchen.selectors import is_kitchen_staff
+from kitchen.selectors import can_watch_expo, is_kitchen_staff
 from orders.models import OrderType
 
 # Delivery orders leave with a driver, not over the counter: a board shows them only when asked to.
@@ -36,7 +36,17 @@ def kitchen_display(request):
         return redirect_to_login(request.get_full_path(), reverse("admin:login"))
     if not is_kitchen_staff(request.user):
         raise PermissionDenied
-    return render(request, "kitchen/display.html")
+    return render(request, "kitchen/display.html", {"expo": False, "read_only": False})
+
+
+@require_GET
+def kitchen_expo(request):
+    """The expo screen: whole orders with each station's progress; view only for Front of house."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+    if not can_watch_expo(request.user):
+        raise PermissionDenied
+    return render(request, "kitchen/display.html", {"expo": True, "read_only": not is_kitchen_staff(request.user)})
 
 
 @require_GET

@@ -217,6 +217,17 @@ def test_a_phone_order_taken_with_the_menu_picker_reaches_the_kitchen_display_wi
                 page.locator("#col-cooking li", has_text="Cola × 1").click()
                 expect(page.locator("#col-ready .ticket")).to_have_count(1, timeout=10_000)
                 page.screenshot(path=browser_artifacts / "25-bar-item-marked-order-ready.png", full_page=True)
+
+                # Expo: the whole order, each station's progress, ready to run; bumped from there.
+                page.goto(f"{base}/kitchen/expo/")
+                expo = page.locator("#col-ready .ticket")
+                expect(expo).to_contain_text("Margherita Pizza × 1", timeout=10_000)
+                expect(expo).to_contain_text("Cola × 1")
+                expect(expo.locator(".progress[data-station=oven]")).to_contain_text("oven 1/1")
+                expect(expo.locator(".progress[data-station=bar]")).to_contain_text("bar 1/1")
+                page.screenshot(path=browser_artifacts / "26-expo-ready-to-run.png", full_page=True)
+                expo.get_by_role("button", name="Bump").click()
+                expect(page.locator(".ticket")).to_have_count(0, timeout=10_000)
             except BaseException:
                 page.screenshot(path=browser_artifacts / "failure-picker.png", full_page=True)
                 raise
