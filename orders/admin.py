@@ -19,7 +19,7 @@ from menu.selectors import menu_document, menu_version
 from orders.forms import ItemRowFormSet, StaffOrderForm, attach_errors, order_data, picked_lines
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.roles import MANAGER
-from orders.selectors import speed_of_service, speed_of_service_by_hour
+from orders.selectors import speed_of_service, speed_of_service_by_hour, station_speed
 from orders.services import (
     OrderNotFound,
     StatusChange,
@@ -231,6 +231,7 @@ def speed_of_service_view(site: admin.AdminSite, request: HttpRequest) -> HttpRe
         "total": speed_of_service(since=start, until=start + timedelta(days=1)),
         "hours": [hour for hour in hours if hour["orders"]],
         "chart": _chart(hours),
+        "stations": station_speed(since=start, until=start + timedelta(days=1)),
     }
     return TemplateResponse(request, "admin/orders/speed_of_service.html", context)
 

@@ -227,4 +227,28 @@ def kitchen_speed(*, now: datetime | None = None) -> dict[str, Any]:
     figures = speed_of_service(since=now - timedelta(hours=1), until=now)
     overdue = Order.objects.filter(status=OrderStatus.COOKING, estimated_completion__lt=now - LATE_AFTER)
     figures["overdue"] = overdue.count()
+    figures["stations"] = station_speed(since=now - timedelta(hours=1), until=now)
     return figures
+
+
+def station_speed(*, since: datetime, until: datetime) -> dict[str, dict[str, Any]]:
+    """Per station: received → item prepared of the items marked in [since, until) (the order's
+    `received` row to the item's mark), as `speed_of_service` counts them (items, median, p90)."""
+    received = OrderStatusLog.objects.filter(order=OuterRef("order"), status=OrderStatus.RECEIVED)
+    rows = (
+        OrderItem.objects.filter(prepared_at__gte=since, prepared_at__lt=until)
+        .exclude(station="")
+        .annotate(received_at=Subquery(received.order_by("changed_at", "id").values("changed_at")[:1]))
+        .values_list("station", "received_at", "prepared_at")
+    )
+    seconds: dict[str, list[float]] = {}
+    for station, received_at, prepared_at in rows:
+        seconds.setdefault(station, []).append((prepared_at - received_at).total_seconds())
+    return {
+        station: {
+            "items": len(values),
+            "median_seconds": _percentile(values, 0.5),
+            "p90_seconds": _percentile(values, 0.9),
+        }
+        for station, values in sorted(seconds.items())
+    }

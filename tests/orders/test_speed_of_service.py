@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from orders.models import Order, OrderStatus, OrderStatusLog
-from orders.selectors import kitchen_speed, speed_of_service, speed_of_service_by_hour
+from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
+from orders.selectors import kitchen_speed, speed_of_service, speed_of_service_by_hour, station_speed
 from tests.factories import FRONT_OF_HOUSE, KITCHEN, MANAGER, create_order, logged_in
 
 pytestmark = pytest.mark.django_db
@@ -109,4 +109,30 @@ def test_the_kitchen_screens_figures_are_the_last_hours_and_the_overdue_orders_n
         "p90_seconds": 1200,
         "late": 1,
         "overdue": 1,
+        "stations": {},  # no item was marked at a station
     }
+
+
+def test_station_figures_run_from_the_orders_receipt_to_each_items_mark():
+    received = DAY.replace(hour=12)
+    marks = [("oven", 4), ("oven", 6), ("oven", 9), ("bar", 1), ("", 3)]  # minutes after receipt; "" a free item
+    order = order_ready(received, 10, 12)
+    for station, minutes in marks:
+        OrderItem.objects.create(
+            order=order,
+            name="x",
+            quantity=1,
+            price=1,
+            station=station,
+            prepared_at=received + timedelta(minutes=minutes),
+        )
+
+    figures = station_speed(since=DAY, until=DAY + timedelta(days=1))
+
+    # oven: 240, 360, 540 s → median the 2nd (360), p90 the ceil(2.7) = 3rd (540); bar: 60 s alone.
+    assert figures == {
+        "bar": {"items": 1, "median_seconds": 60, "p90_seconds": 60},
+        "oven": {"items": 3, "median_seconds": 360, "p90_seconds": 540},
+    }
+    page = logged_in(MANAGER).get(REPORT, {"day": "2026-11-30"}).text
+    assert "<td>oven</td><td>3</td><td>360</td><td>540</td>" in page
