@@ -19,7 +19,7 @@ admin.site.admit(SET_AVAILABILITY_PERMISSION)
 
 @admin.register(Station)
 class StationAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "display_order"]
+    list_display = ["name", "code", "prep_seconds", "display_order"]
     search_fields = ["code", "name"]
 
 

@@ -19,6 +19,9 @@ class Station(models.Model):
     code = models.SlugField(max_length=30, unique=True)
     name = models.CharField(max_length=50)
     display_order = models.PositiveSmallIntegerField(default=0)
+    # How long its items take; an order is due when its slowest station is done. Empty: the order
+    # type's cooking time (SPEC §4) stands.
+    prep_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: the order type's time")
 
     class Meta:
         db_table = "menu_stations"

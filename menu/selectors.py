@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import Prefetch
 
-from menu.models import Category, MenuItem, MenuVersion, ModifierGroup, ModifierOption
+from menu.models import Category, MenuItem, MenuVersion, ModifierGroup, ModifierOption, Station
 
 _lock = threading.Lock()
 _cached: tuple[int, dict[str, Any]] | None = None
@@ -70,3 +70,8 @@ def sold_out() -> dict[str, Any]:
             for item, option in options.order_by("group__item__name", "name").values_list("group__item__name", "name")
         ],
     }
+
+
+def station_prep_seconds(codes: set[str]) -> dict[str, int | None]:
+    """The prep time of each of these stations (None where a station has none)."""
+    return dict(Station.objects.filter(code__in=codes).values_list("code", "prep_seconds")) if codes else {}

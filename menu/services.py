@@ -128,13 +128,16 @@ def parse_menu(data: Any) -> dict[str, Any]:
     stations, codes = [], []
     for s, raw in enumerate(check.array(top.get("stations", []), "stations")):
         path = f"stations[{s}]"
-        if (entry := check.obj(raw, path, {"code", "name"}, set())) is not None:
+        if (entry := check.obj(raw, path, {"code", "name"}, {"prep_seconds"})) is not None:
             code, name = (
                 check.code(entry.get("code"), f"{path}.code", 30),
                 check.name(entry.get("name"), f"{path}.name"),
             )
+            prep = entry.get("prep_seconds")
+            if prep is not None and (isinstance(prep, bool) or not isinstance(prep, int) or not 1 <= prep <= 7200):
+                check.fail(f"{path}.prep_seconds", "must be a whole number of seconds from 1 to 7200")
             if code and name:
-                stations.append({"code": code, "name": name, "display_order": s})
+                stations.append({"code": code, "name": name, "display_order": s, "prep_seconds": prep})
                 codes.append((f"{path}.code", code))
     check.unique(codes, "station")
     known_stations = {station["code"] for station in stations} | set(Station.objects.values_list("code", flat=True))

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from menu.selectors import station_prep_seconds
 from orders.errors import ItemMarkRefused, ItemNotFound, OrderNotFound, RecallExpired, TransitionNotAllowed
 from orders.models import TRANSITIONS, Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.validation import OrderInput
@@ -120,6 +121,16 @@ def cooking_time(order_type: str) -> timedelta:
     return timedelta(seconds=COOKING_SECONDS[order_type] * settings.COOKING_TIME_SCALE)
 
 
+def preparation_time(order: Order) -> timedelta:
+    """When an order is due: its slowest station's prep time (scaled as cooking times are), or the
+    order type's cooking time when none of its items' stations has one (free items have none)."""
+    codes = set(order.items.exclude(station="").values_list("station", flat=True))
+    preps = [seconds for seconds in station_prep_seconds(codes).values() if seconds]
+    if not preps:
+        return cooking_time(order.order_type)
+    return timedelta(seconds=max(preps) * settings.COOKING_TIME_SCALE)
+
+
 def status_update_message(*, order: Order, old_status: str, changed_by: str, at) -> dict[str, Any]:
     """The status update of SPEC §5."""
     return {
@@ -180,7 +191,7 @@ def order_start_cooking(*, number: str, changed_by: str) -> StatusChange:
     """received → cooking, by `changed_by` (who also becomes `processed_by`), due after the order
     type's cooking time. Already cooking: no-op (a redelivery resumes the cook)."""
     order = _lock_order(number)
-    due = timezone.now() + cooking_time(order.order_type)
+    due = timezone.now() + preparation_time(order)
     changed = _move(order, "start_cooking", changed_by=changed_by, processed_by=changed_by, estimated_completion=due)
     return StatusChange(order, changed)
 

@@ -201,3 +201,13 @@ def test_a_file_that_is_not_json_is_refused(tmp_path):
 
     with pytest.raises(CommandError, match="is not JSON"):
         load_menu(path)
+
+
+@pytest.mark.parametrize("prep", [0, 7201, 1.5, "60", True])
+def test_a_stations_prep_time_must_be_whole_seconds_from_1_to_7200(prep):
+    from menu.services import MenuInvalid, parse_menu
+
+    with pytest.raises(MenuInvalid) as refused:
+        parse_menu({"stations": [{"code": "oven", "name": "Oven", "prep_seconds": prep}], "categories": []})
+    assert refused.value.errors == {"stations[0].prep_seconds": ["must be a whole number of seconds from 1 to 7200"]}
+    assert parse_menu({"stations": [{"code": "oven", "name": "Oven", "prep_seconds": 7200}], "categories": []})

@@ -116,3 +116,28 @@ def test_a_mark_cannot_be_undone_once_the_order_is_ready():
     with pytest.raises(ItemMarkRefused):
         order_item_unprepare(number=order.number, item_id=items[0].id, changed_by="cook")
     assert OrderItem.objects.get(pk=items[0].pk).prepared_at is not None
+
+
+def test_an_order_is_due_when_its_slowest_station_is_done_else_after_its_order_types_time(settings):
+    from menu.models import Station
+    from orders.services import cooking_time, order_start_cooking
+    from tests.factories import load_test_menu
+
+    load_test_menu()
+    Station.objects.filter(code="oven").update(prep_seconds=600)
+    Station.objects.filter(code="bar").update(prep_seconds=60)
+    lines = [{"sku": "margherita", "quantity": 1, "modifiers": ["medium"]}, {"sku": "cola", "quantity": 1}]
+    menu_order, free_order = create_order(items=lines), create_order()
+
+    for order in (menu_order, free_order):
+        order_start_cooking(number=order.number, changed_by="cook")
+        order.refresh_from_db()
+    started = {
+        o.pk: OrderStatusLog.objects.get(order=o, status=OrderStatus.COOKING).changed_at
+        for o in (menu_order, free_order)
+    }
+
+    due = menu_order.estimated_completion - started[menu_order.pk]
+    assert abs(due - timedelta(seconds=600 * settings.COOKING_TIME_SCALE)) < timedelta(seconds=0.5)
+    due = free_order.estimated_completion - started[free_order.pk]
+    assert abs(due - cooking_time(free_order.order_type)) < timedelta(seconds=0.5)
