@@ -42,6 +42,11 @@ ACTIONS = {
 ITEM_ACTIONS = {"prepare": order_item_prepare, "unprepare": order_item_unprepare}
 
 
+def screen_snapshot() -> dict[str, Any]:
+    """What a kitchen screen starts from, read in one thread hop: the tickets, the 86 list, the figures."""
+    return {**kitchen_snapshot(), "menu": sold_out(), "speed": kitchen_speed()}
+
+
 class KitchenConsumer(AsyncJsonWebsocketConsumer):
     may_watch = staticmethod(is_kitchen_staff)  # who may connect; acting is checked at every action
 
@@ -61,10 +66,7 @@ class KitchenConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(KITCHEN_GROUP, self.channel_name)
 
     async def send_snapshot(self) -> None:
-        snapshot = await database_sync_to_async(kitchen_snapshot)()
-        snapshot["menu"] = await database_sync_to_async(sold_out)()  # the 86 list
-        snapshot["speed"] = await database_sync_to_async(kitchen_speed)()
-        await self.send_json(snapshot)
+        await self.send_json(await database_sync_to_async(screen_snapshot)())
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         # Not the base class's decode: a frame that is not JSON text is answered, not raised.

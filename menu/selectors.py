@@ -8,7 +8,7 @@ change made through any process is served by every process at its next request, 
 import threading
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import Max, Prefetch
 
 from menu.models import Category, MenuItem, MenuVersion, ModifierGroup, ModifierOption, Station
 
@@ -72,6 +72,6 @@ def sold_out() -> dict[str, Any]:
     }
 
 
-def station_prep_seconds(codes: set[str]) -> dict[str, int | None]:
-    """The prep time of each of these stations (None where a station has none)."""
-    return dict(Station.objects.filter(code__in=codes).values_list("code", "prep_seconds")) if codes else {}
+def slowest_prep_seconds(codes) -> int | None:
+    """The longest prep time among these stations (codes, or a query of them); None if none has one."""
+    return Station.objects.filter(code__in=codes).aggregate(slowest=Max("prep_seconds"))["slowest"]

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from menu.selectors import station_prep_seconds
+from menu.selectors import slowest_prep_seconds
 from orders.errors import ItemMarkRefused, ItemNotFound, OrderNotFound, RecallExpired, TransitionNotAllowed
 from orders.models import TRANSITIONS, Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.validation import OrderInput
@@ -124,11 +124,10 @@ def cooking_time(order_type: str) -> timedelta:
 def preparation_time(order: Order) -> timedelta:
     """When an order is due: its slowest station's prep time (scaled as cooking times are), or the
     order type's cooking time when none of its items' stations has one (free items have none)."""
-    codes = set(order.items.exclude(station="").values_list("station", flat=True))
-    preps = [seconds for seconds in station_prep_seconds(codes).values() if seconds]
-    if not preps:
+    slowest = slowest_prep_seconds(order.items.values("station"))  # one query, the items a subquery
+    if not slowest:
         return cooking_time(order.order_type)
-    return timedelta(seconds=max(preps) * settings.COOKING_TIME_SCALE)
+    return timedelta(seconds=slowest * settings.COOKING_TIME_SCALE)
 
 
 def status_update_message(*, order: Order, old_status: str, changed_by: str, at) -> dict[str, Any]:

@@ -395,8 +395,15 @@ class _MenuErrors:
 def _priced_items(raw_items: list[dict]) -> tuple[ItemInput, ...]:
     skus = {item["sku"] for item in raw_items if "sku" in item}
     menu = menu_items_by_sku(skus) if skus else {}
-    chosen = {code for item in raw_items for code in item.get("modifiers") or ()}
-    elsewhere = option_codes_elsewhere(chosen) if chosen else {}
+    # Only an order that names an option its item lacks costs a query for whose option it is.
+    unknown = {
+        code
+        for raw in raw_items
+        if raw.get("sku") in menu
+        for code in raw.get("modifiers") or ()
+        if code not in _options(menu[raw["sku"]])
+    }
+    elsewhere = option_codes_elsewhere(unknown) if unknown else {}
     problems, items = _MenuErrors(), []
     for index, raw in enumerate(raw_items):
         notes = _clean_text(raw.get("notes") or "")
@@ -409,6 +416,11 @@ def _priced_items(raw_items: list[dict]) -> tuple[ItemInput, ...]:
     return tuple(items)
 
 
+def _options(item) -> dict[str, tuple]:
+    """An item's options by code, each with its group (prefetched by menu_items_by_sku)."""
+    return {option.code: (group, option) for group in item.modifier_groups.all() for option in group.options.all()}
+
+
 def _menu_item(raw: dict, path: str, menu: dict, elsewhere: dict[str, str], problems: _MenuErrors) -> ItemInput | None:
     """One menu item of the order, priced; None (with its errors added) when it cannot be ordered."""
     item = menu.get(raw["sku"])
@@ -418,7 +430,7 @@ def _menu_item(raw: dict, path: str, menu: dict, elsewhere: dict[str, str], prob
     if not item.available:
         problems.add(f"{path}.sku", f"{item.name} is sold out", "sold_out")
     codes = raw.get("modifiers") or []
-    options = {option.code: (group, option) for group in item.modifier_groups.all() for option in group.options.all()}
+    options = _options(item)
     for code in codes:
         if code not in options:
             owner = elsewhere.get(code)

@@ -228,16 +228,19 @@ _session_started = pytest.StashKey[float]()
 
 @pytest.fixture
 def browser_artifacts() -> Path:
-    """artifacts/browser/ (git-ignored), emptied of an earlier run's screenshots; its path is printed
-    at the end of the run."""
+    """artifacts/browser/ (git-ignored), emptied of an earlier run's screenshots when the run starts;
+    its path is printed at the end of the run."""
     BROWSER_ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in BROWSER_ARTIFACTS.glob("*.png"):
-        old.unlink(missing_ok=True)
     return BROWSER_ARTIFACTS
 
 
 def pytest_sessionstart(session):
     session.config.stash[_session_started] = time.time()
+    # Once, by the run's controller: a browser test emptying the folder itself would delete what
+    # the browser tests of the other xdist workers had just written.
+    if not hasattr(session.config, "workerinput"):
+        for old in BROWSER_ARTIFACTS.glob("*.png"):
+            old.unlink(missing_ok=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
