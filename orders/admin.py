@@ -39,6 +39,7 @@ ORDER_FIELDS = [
     "order_type",
     "table_number",
     "delivery_address",
+    "notes",
     "total_amount",
     "priority",
     "processed_by",
@@ -51,7 +52,12 @@ ORDER_FIELDS = [
 
 class OrderItemInline(ReadOnlyInline):
     model = OrderItem
-    fields = readonly_fields = ["name", "quantity", "price"]
+    fields = readonly_fields = ["name", "quantity", "price", "sku", "station", "options", "notes", "prepared_at"]
+
+    @admin.display(description="options")
+    def options(self, item: OrderItem) -> str:
+        """The chosen options as they were sold: name and price delta."""
+        return ", ".join(f"{m['name']} (+{m['price_delta']})" for m in item.modifiers) or "-"
 
 
 class OrderStatusLogInline(ReadOnlyInline):

@@ -380,3 +380,16 @@ def test_create_demo_staff_prints_a_fresh_login_once_and_leaves_it_alone_after()
     other = StringIO()
     call_command("create_demo_staff", "--force", "--username", "demo2", stdout=other)
     assert f"password {password}" not in other.getvalue()  # generated, not a fixed one
+
+
+def test_the_order_page_shows_each_items_sku_options_and_notes_and_the_orders_notes():
+    load_test_menu()
+    client = logged_in(MANAGER)
+    picked = [{"sku": "margherita", "quantity": 1, "modifiers": ["large", "olives"], "notes": "cut in 8"}]
+    client.post(ADD_ORDER, entry_form([], menu_lines=json.dumps(picked), notes="ring twice"))
+    order = Order.objects.get()
+
+    page = client.get(change_url(order)).text
+
+    for shown in ("margherita", "oven", "Large (+3.00), Olives (+1.00)", "cut in 8", "ring twice"):
+        assert shown in page, shown
