@@ -495,8 +495,10 @@ def test_the_command_refuses_an_unknown_or_inactive_user(username, message):
     assert not Token.objects.exists()
 
 
-def test_the_command_exits_1_for_an_unknown_user():
-    result = subprocess.run(manage("create_api_token", "nobody"), cwd=REPO, capture_output=True, text=True, timeout=60)
+def test_the_command_exits_1_for_an_unknown_user(service_env):
+    command = manage("create_api_token", "nobody")
+    env = {**service_env, "LOG_LEVEL": "INFO"}
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
 
     assert result.returncode == 1
     assert "no user 'nobody'" in result.stderr
