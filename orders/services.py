@@ -6,7 +6,10 @@ order is already in is a no-op (`changed` is False: a double click, a redelivery
 the table does not allow raises `TransitionNotAllowed`. Each returns `(order, changed)`.
 """
 
-from datetime import date, timedelta
+import functools
+import json
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -15,11 +18,12 @@ from django.utils import timezone
 
 from menu.selectors import slowest_prep_seconds
 from orders.errors import ItemMarkRefused, ItemNotFound, OrderNotFound, RecallExpired, TransitionNotAllowed
-from orders.models import TRANSITIONS, Order, OrderItem, OrderStatus, OrderStatusLog
+from orders.models import TRANSITIONS, DailyOrderCounter, Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.validation import OrderInput
-from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE, order_routing_key
+from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE, dumps, order_routing_key
 from restaurant.logging import service_logger
-from restaurant.outbox import outbox_enqueue
+from restaurant.models import OutboxMessage
+from restaurant.outbox import outbox_enqueue, outbox_row
 
 # Transitions are logged under the service of the process making them (web, worker, …).
 log = service_logger()
@@ -30,22 +34,6 @@ COOKING_SECONDS = {"dine_in": 8, "takeout": 10, "delivery": 12}
 
 def format_order_number(day: date, sequence: int) -> str:
     return f"ORD_{day:%Y%m%d}_{sequence:03d}"
-
-
-def next_order_number(day: date) -> str:
-    """The next number of `day`, gap-free: the counter row stays locked until the caller commits,
-    and a rolled-back order rolls its number back with it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO order_daily_counter (day, last_number) VALUES (%s, 1)
-            ON CONFLICT (day) DO UPDATE SET last_number = order_daily_counter.last_number + 1
-            RETURNING last_number
-            """,
-            [day],
-        )
-        (sequence,) = cursor.fetchone()
-    return format_order_number(day, sequence)
 
 
 def order_message(order: Order, items: list[OrderItem]) -> dict[str, Any]:
@@ -75,12 +63,13 @@ def order_message(order: Order, items: list[OrderItem]) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
 def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE) -> Order:
-    """Write a validated order, its items, its `received` log row and its order message, at once."""
+    """Write a validated order, its items, its `received` log row and its order message, at once:
+    one statement (`_ORDER_INSERT`), so one database round trip and, outside a transaction, its own
+    atomic commit. The number comes from the day's counter in the same statement (gap-free)."""
     now = timezone.now()
-    order = Order.objects.create(
-        number=next_order_number(now.date()),
+    order = Order(
+        number=_NUMBER_PLACEHOLDER,
         customer_name=data.customer_name,
         order_type=data.order_type,
         table_number=data.table_number,
@@ -89,10 +78,11 @@ def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE) -> Order:
         priority=data.priority,
         notes=data.notes,
         status=OrderStatus.RECEIVED,
+        created_at=now,
+        updated_at=now,
     )
-    items = OrderItem.objects.bulk_create(
+    items = [
         OrderItem(
-            order=order,
             name=item.name,
             quantity=item.quantity,
             price=item.price,
@@ -103,17 +93,122 @@ def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE) -> Order:
             notes=item.notes,
         )
         for item in data.items
-    )
-    OrderStatusLog.objects.create(order=order, status=OrderStatus.RECEIVED, changed_by=changed_by)
-    outbox_enqueue(
+    ]
+    log_row = OrderStatusLog(status=OrderStatus.RECEIVED, changed_by=changed_by, changed_at=now)
+    outbox = outbox_row(
         exchange=ORDERS_EXCHANGE,
         routing_key=order_routing_key(order.order_type, order.priority),
-        body=order_message(order, items),
+        body="",
         priority=order.priority,
+        created_at=now,
     )
+    # The message's first key is the number, known only in the statement: it is spliced in there.
+    body_head, body_tail = dumps(order_message(order, items)).split(dumps(_NUMBER_PLACEHOLDER), 1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _order_insert_sql(),
+            {
+                "day": now.date(),
+                "prefix": format_order_number(now.date(), 0)[:-3],
+                "order": _columns_json(order, skip={"number"}),
+                "items": "[" + ",".join(_columns_json(item, skip={"order_id"}) for item in items) + "]",
+                "log": _columns_json(log_row, skip={"order_id"}),
+                "outbox": _columns_json(outbox, skip={"body"}),
+                "body_head": body_head,
+                "body_tail": body_tail,
+            },
+        )
+        order.pk, order.number, item_ids = cursor.fetchone()
+    for item, item_id in zip(items, item_ids, strict=True):
+        item.pk, item.order = item_id, order
     details = {"order_number": order.number, "total_amount": order.total_amount, "priority": order.priority}
     transaction.on_commit(lambda: log.info("order_received", f"Order {order.number} received", details=details))
     return order
+
+
+_NUMBER_PLACEHOLDER = "ORD_00000000_NUMBER"
+
+
+def _insert_columns(model, *, skip: set[str] = frozenset()) -> list[str]:
+    return [f.column for f in model._meta.concrete_fields if not f.primary_key and f.column not in skip]
+
+
+def _columns_json(instance, *, skip: set[str]) -> str:
+    """The instance's columns as one JSON object, each value as `save()` would write it (defaults
+    applied); the statement reads it back into the table's own column types."""
+    values = {}
+    for field in instance._meta.concrete_fields:
+        if not field.primary_key and field.column not in skip:
+            values[field.column] = field.pre_save(instance, add=True)
+    return json.dumps(values, default=_column_value)
+
+
+def _column_value(value: Any) -> str:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()  # every digit: DjangoJSONEncoder would cut microseconds
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"no JSON form for {type(value).__name__}")
+
+
+@functools.cache
+def _order_insert_sql() -> str:
+    """The counter's next number, the order, its items, its `received` row and its outbox message:
+    one data-modifying CTE. Every column is named from the models (a new field is written too);
+    `jsonb_populate_record(NULL::table, …)` casts each JSON value to its column's type."""
+
+    def insert(model, values: str, *, first: dict[str, str], source: str, returning: str = "") -> str:
+        columns = _insert_columns(model, skip=set(first))
+        names = ", ".join([*first, *columns])
+        picked = ", ".join([*first.values(), *(f"r.{column}" for column in columns)])
+        table = model._meta.db_table
+        return (
+            f"INSERT INTO {table} ({names}) SELECT {picked} "
+            f"FROM {source}, {values.replace('TABLE', table)} AS r {returning}"
+        )
+
+    number = "%(prefix)s || lpad(c.last_number::text, greatest(3, length(c.last_number::text)), '0')"
+    return f"""
+        WITH c AS (
+            INSERT INTO {DailyOrderCounter._meta.db_table} (day, last_number) VALUES (%(day)s, 1)
+            ON CONFLICT (day) DO UPDATE SET last_number = {DailyOrderCounter._meta.db_table}.last_number + 1
+            RETURNING last_number
+        ), o AS (
+            {
+        insert(
+            Order,
+            "jsonb_populate_record(NULL::TABLE, %(order)s)",
+            first={"number": number},
+            source="c",
+            returning="RETURNING id, number",
+        )
+    }
+        ), i AS (
+            {
+        insert(
+            OrderItem,
+            "jsonb_populate_recordset(NULL::TABLE, %(items)s)",
+            first={"order_id": "o.id"},
+            source="o",
+            returning="RETURNING id",
+        )
+    }
+        ), l AS (
+            {
+        insert(OrderStatusLog, "jsonb_populate_record(NULL::TABLE, %(log)s)", first={"order_id": "o.id"}, source="o")
+    }
+        ), m AS (
+            {
+        insert(
+            OutboxMessage,
+            "jsonb_populate_record(NULL::TABLE, %(outbox)s)",
+            first={"body": "%(body_head)s || to_json(o.number)::text || %(body_tail)s"},
+            source="o",
+        )
+    }
+        )
+        SELECT o.id, o.number, ARRAY(SELECT id FROM i ORDER BY id) FROM o
+    """
 
 
 def cooking_time(order_type: str) -> timedelta:

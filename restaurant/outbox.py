@@ -18,11 +18,12 @@ def outbox_enqueue(
 ) -> OutboxMessage:
     if not connection.in_atomic_block:
         raise RuntimeError("outbox_enqueue must run inside the transaction of the change it announces")
+    row = outbox_row(exchange=exchange, routing_key=routing_key, body=dumps(body), priority=priority)
+    row.save(force_insert=True)
+    return row
+
+
+def outbox_row(**fields: Any) -> OutboxMessage:
+    """An unsaved outbox row carrying the request's ID (for statements that insert it themselves)."""
     request_id = request_id_var.get()
-    return OutboxMessage.objects.create(
-        exchange=exchange,
-        routing_key=routing_key,
-        body=dumps(body),
-        headers={"request_id": request_id} if request_id else {},
-        priority=priority,
-    )
+    return OutboxMessage(headers={"request_id": request_id} if request_id else {}, **fields)

@@ -1,5 +1,6 @@
 """order_create (SPEC §3): totals, priority, the rows it writes, and the order numbers it hands out."""
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from orders.models import DailyOrderCounter, Order, OrderItem, OrderStatusLog
 from orders.services import order_create
-from orders.validation import ItemInput, OrderInput
+from orders.validation import ChosenModifier, ItemInput, OrderInput
 from restaurant.models import OutboxMessage
 from tests.amqp import ORDER_MESSAGE_KEYS
 
@@ -217,3 +218,76 @@ def test_order_create_that_fails_midway_does_not_consume_a_number(transactional_
     assert Order.objects.count() == 0
     assert OutboxMessage.objects.count() == 0
     assert order_create(data=make_input()).number == f"{today_prefix()}001"
+
+
+# --- the one statement writes what the ORM would ------------------------------------------------
+
+
+def orm_reference_order_create(data: OrderInput) -> Order:
+    """The ORM writes that order_create's single statement stands for (what it did before it was
+    one statement): the columns these rows get are the ones the models describe."""
+    with transaction.atomic():
+        order = Order.objects.create(
+            number="ORD_REFERENCE",
+            customer_name=data.customer_name,
+            order_type=data.order_type,
+            table_number=data.table_number,
+            delivery_address=data.delivery_address,
+            total_amount=data.total_amount,
+            priority=data.priority,
+            notes=data.notes,
+        )
+        for item in data.items:
+            OrderItem.objects.create(
+                order=order,
+                name=item.name,
+                quantity=item.quantity,
+                price=item.price,
+                sku=item.sku,
+                station=item.station,
+                modifiers=[{"code": m.code, "name": m.name, "price_delta": str(m.price_delta)} for m in item.modifiers],
+                notes=item.notes,
+            )
+        OrderStatusLog.objects.create(order=order, status="received", changed_by="order-service")
+    return order
+
+
+def columns(instance, *, unlike=("id", "order", "number", "created_at", "updated_at", "changed_at")) -> dict:
+    return {f.name: getattr(instance, f.attname) for f in instance._meta.concrete_fields if f.name not in unlike}
+
+
+def test_the_one_statement_writes_every_column_as_the_orm_would(db):
+    modifier = ChosenModifier(code="xl", name="Large", price_delta=Decimal("2.50"))
+    data = make_input((2, "12.50"), (1, "3.99"), order_type="dine_in", table_number=7, notes="window seat")
+    data = dataclasses.replace(
+        data,
+        items=(
+            dataclasses.replace(
+                data.items[0], sku="margherita", station="oven", modifiers=(modifier,), notes="no basil"
+            ),
+            data.items[1],
+        ),
+    )
+
+    order = order_create(data=data)
+    reference = orm_reference_order_create(data)
+
+    written, expected = Order.objects.get(pk=order.pk), Order.objects.get(pk=reference.pk)
+    assert columns(written) == columns(expected)
+    assert written.created_at <= written.updated_at <= expected.created_at
+    assert [columns(i) for i in written.items.order_by("id")] == [columns(i) for i in expected.items.order_by("id")]
+    assert [item.pk for item in order.items.order_by("id")] == sorted(item.pk for item in order.items.all())
+    assert [columns(r) for r in written.status_log.all()] == [columns(r) for r in expected.status_log.all()]
+    [outbox] = OutboxMessage.objects.all()
+    assert json.loads(outbox.body)["order_number"] == order.number == written.number
+    assert (outbox.headers, outbox.attempts, outbox.last_error, outbox.published_at) == ({}, 0, "", None)
+
+
+def test_order_create_returns_the_order_with_its_ids_and_items_as_written(db):
+    order = order_create(data=make_input((2, "12.50"), (1, "3.99")))
+
+    assert Order.objects.get(pk=order.pk).number == order.number
+    assert list(OrderItem.objects.filter(order=order).order_by("id").values_list("name", flat=True)) == [
+        "Dish 0",
+        "Dish 1",
+    ]
