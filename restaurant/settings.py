@@ -120,6 +120,8 @@ TEMPLATES = [
 
 DATABASES = {"default": _read("DATABASE_URL", env.db_url, default="postgres:///restaurant")}
 DATABASES["default"].setdefault("OPTIONS", {})
+# Django's PostgreSQL backend with a health check that asks the socket, not the server.
+DATABASES["default"]["ENGINE"] = "restaurant.db"
 # Fail fast when PostgreSQL is unreachable: the API must answer 503 within 5 s.
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 2)
 # Sync processes (gunicorn's sync workers, the relay, workers) keep one connection each
