@@ -14,7 +14,7 @@ from django.db import connection
 from kitchen.services import worker_finish_order
 from orders.services import order_mark_completed, order_start_cooking
 from tests.factories import order_payload, post_order
-from tests.kitchen.test_browser import CHROMIUM_ARGS, chromium_path
+from tests.kitchen.test_browser import CHROMIUM_ARGS, board_number, chromium_path, on_board, open_board
 from tests.support import free_port, start_web
 
 pytestmark = pytest.mark.slow
@@ -58,34 +58,29 @@ def test_customer_board_in_a_browser_shows_an_order_preparing_then_ready_then_go
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1920, "height": 1080})
-            page.on("pageerror", lambda error: page_errors.append(str(error)))
+            page = None
 
             def shot(name: str) -> None:
                 page.screenshot(path=browser_artifacts / f"30-board-{name}.png", full_page=True)
 
-            def on_board(number: str, column: str):
-                return page.locator(f'#{column} .number[data-number="{number}"]')
-
             try:
-                page.goto(f"{base}/board/")
-                expect(page.locator("#conn")).to_have_class("up", timeout=10_000)
+                page = open_board(browser, f"{base}/board/", page_errors)
                 for number in waiting:
-                    expect(on_board(number, "preparing")).to_be_visible(timeout=5_000)
+                    expect(on_board(page, number, "preparing")).to_be_visible(timeout=5_000)
                 expect(page.locator(".number")).to_have_count(len(waiting))  # no delivery
 
                 first = place_order(customer_name="Board Customer")
-                expect(on_board(first, "preparing")).to_have_text(first.rpartition("_")[2], timeout=5_000)
+                expect(on_board(page, first, "preparing")).to_have_text(board_number(first), timeout=5_000)
                 shot("1-preparing")
 
                 in_thread(order_start_cooking, number=waiting[0], changed_by="chef_mario")
                 in_thread(worker_finish_order, number=waiting[0], worker_name="chef_mario")
                 in_thread(order_start_cooking, number=first, changed_by="chef_mario")
                 in_thread(worker_finish_order, number=first, worker_name="chef_mario")
-                expect(on_board(first, "ready")).to_have_class("number fresh", timeout=10_000)
+                expect(on_board(page, first, "ready")).to_have_class("number fresh", timeout=10_000)
                 # Only the newest ready order is highlighted; the one before it is just ready.
-                expect(on_board(waiting[0], "ready")).to_have_class("number")
-                expect(on_board(first, "preparing")).to_have_count(0)
+                expect(on_board(page, waiting[0], "ready")).to_have_class("number")
+                expect(on_board(page, first, "preparing")).to_have_count(0)
                 expect(page.locator("#ready-count")).to_have_text("2")
                 shot("2-ready")
 
@@ -95,7 +90,7 @@ def test_customer_board_in_a_browser_shows_an_order_preparing_then_ready_then_go
                 expect(track.locator('#steps li[data-step="ready"]')).to_have_class("current", timeout=10_000)
                 expect(track.locator('#steps li[data-step="cooking"]')).to_have_class("done")
                 expect(track.locator("#status")).to_have_text("Ready for pick-up")
-                expect(track.locator("#board")).to_have_text(f"On the order board: {first.rpartition('_')[2]}")
+                expect(track.locator("#board")).to_have_text(f"On the order board: {board_number(first)}")
                 expect(track.locator("body")).not_to_contain_text("Board Customer")
                 track.screenshot(path=browser_artifacts / "30-board-4-track-ready.png", full_page=True)
 
@@ -108,10 +103,11 @@ def test_customer_board_in_a_browser_shows_an_order_preparing_then_ready_then_go
 
                 in_thread(order_mark_completed, number=first, changed_by="cashier")
                 expect(page.locator(f'.number[data-number="{first}"]')).to_have_count(0, timeout=10_000)
-                expect(on_board(waiting[0], "ready")).to_be_visible()
+                expect(on_board(page, waiting[0], "ready")).to_be_visible()
                 shot("3-bumped")
             except BaseException:
-                page.screenshot(path=browser_artifacts / "failure-board.png", full_page=True)
+                if page is not None:
+                    page.screenshot(path=browser_artifacts / "failure-board.png", full_page=True)
                 raise
         finally:
             browser.close()

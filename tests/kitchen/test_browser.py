@@ -1,7 +1,9 @@
 """The kitchen display in a real headless Chromium (Playwright): log in through the admin login form,
 watch a ticket go received → cooking → ready through the real relay, worker and display process,
 bump it, then kill the display process and see the page show the outage, reconnect to a new process
-on the same port and render the board again from its snapshot.
+on the same port and render the board again from its snapshot. And a phone order taken with the
+admin's menu picker, marked on the oven and bar station screens and bumped on expo, while the public
+customer board shows its number under "Preparing", then "Ready for pick-up", then no more.
 
 Screenshots of the board at each step are written to artifacts/browser/ (the path is printed in the
 terminal summary). Needs Debian's `chromium` (`make test` installs it); skipped when it is missing.
@@ -42,6 +44,28 @@ def chromium_path() -> str | None:
 
 def place_order(base_url: str, **fields) -> str:
     return post_order(base_url, order_payload(**fields), expect=201).json()["order_number"]
+
+
+def board_number(number: str) -> str:
+    """An order's number as the customer board shows it: its number of the day (ORD_20250101_042: 042)."""
+    return number.rpartition("_")[2]
+
+
+def open_board(browser, url: str, page_errors: list[str]):
+    """The customer board at `url` in a page of its own, once its socket is up. `browser.new_page()`
+    opens a browser context of its own too: no cookies of a logged-in page, the board is public."""
+    from playwright.sync_api import expect
+
+    board = browser.new_page(viewport={"width": 1920, "height": 1080})
+    board.on("pageerror", lambda error: page_errors.append(str(error)))
+    board.goto(url)
+    expect(board.locator("#conn")).to_have_class("up", timeout=10_000)
+    return board
+
+
+def on_board(board, number: str, column: str):
+    """The order's number in a customer board's column, `preparing` or `ready`."""
+    return board.locator(f'#{column} .number[data-number="{number}"]')
 
 
 def test_kitchen_display_in_a_browser_follows_an_order_and_survives_a_display_restart(
@@ -146,7 +170,7 @@ def test_kitchen_display_in_a_browser_follows_an_order_and_survives_a_display_re
     print(f"browser screenshots: {browser_artifacts}")
 
 
-def test_a_phone_order_taken_with_the_menu_picker_reaches_the_kitchen_display_with_its_modifiers_and_note(
+def test_a_phone_order_taken_with_the_menu_picker_goes_through_two_stations_and_expo_and_over_the_customer_board(
     processes, relay, start_display, browser_artifacts
 ):
     executable = chromium_path()
@@ -168,7 +192,10 @@ def test_a_phone_order_taken_with_the_menu_picker_reaches_the_kitchen_display_wi
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("pageerror", lambda error: page_errors.append(str(error)))
+            board = None
             try:
+                # The customer board, open the whole run beside the staff's screens.
+                board = open_board(browser, f"{base}/board/", page_errors)
                 page.goto(f"{base}/admin/orders/order/add/")
                 page.fill("#id_username", "host")
                 page.fill("#id_password", PASSWORD)
@@ -195,6 +222,8 @@ def test_a_phone_order_taken_with_the_menu_picker_reaches_the_kitchen_display_wi
                 expect(ticket).to_contain_text("Large, Extra cheese")
                 expect(ticket.locator(".note.alert")).to_have_text("no onions please")
                 page.screenshot(path=browser_artifacts / "22-picked-order-on-the-display.png", full_page=True)
+                number = ticket.get_attribute("data-number")
+                expect(on_board(board, number, "preparing")).to_have_text(board_number(number))
 
                 # Station screens: each shows its own items of the order and the stations it also waits on.
                 page.goto(f"{base}/kitchen/?station=oven")
@@ -209,6 +238,11 @@ def test_a_phone_order_taken_with_the_menu_picker_reaches_the_kitchen_display_wi
                 page.locator("#col-cooking li", has_text="Margherita Pizza × 1").click()
                 expect(page.locator("#col-cooking li.prepared")).to_have_count(1, timeout=10_000)
                 page.screenshot(path=browser_artifacts / "24-oven-item-marked.png", full_page=True)
+                # Cooking, half marked: still under "Preparing" once the board has heard it is cooking
+                # (`orders`: the board script's map of what its socket told it).
+                board.wait_for_function("number => orders.get(number)?.status === 'cooking'", arg=number)
+                expect(on_board(board, number, "preparing")).to_have_text(board_number(number))
+                expect(board.locator("#ready .number")).to_have_count(0)
                 page.goto(f"{base}/kitchen/?station=bar")
                 bar = page.locator(".ticket")
                 expect(bar).to_contain_text("Cola × 1", timeout=10_000)
@@ -217,6 +251,11 @@ def test_a_phone_order_taken_with_the_menu_picker_reaches_the_kitchen_display_wi
                 page.locator("#col-cooking li", has_text="Cola × 1").click()
                 expect(page.locator("#col-ready .ticket")).to_have_count(1, timeout=10_000)
                 page.screenshot(path=browser_artifacts / "25-bar-item-marked-order-ready.png", full_page=True)
+                # The last mark readied the order: the board moves it under "Ready for pick-up", highlighted.
+                expect(on_board(board, number, "ready")).to_have_class("number fresh", timeout=10_000)
+                expect(on_board(board, number, "ready")).to_have_text(board_number(number))
+                expect(board.locator("#preparing .number")).to_have_count(0)
+                board.screenshot(path=browser_artifacts / "26-board-ready.png", full_page=True)
 
                 # Expo: the whole order, each station's progress, ready to run; bumped from there.
                 page.goto(f"{base}/kitchen/expo/")
@@ -225,11 +264,17 @@ def test_a_phone_order_taken_with_the_menu_picker_reaches_the_kitchen_display_wi
                 expect(expo).to_contain_text("Cola × 1")
                 expect(expo.locator(".progress[data-station=oven]")).to_contain_text("oven 1/1")
                 expect(expo.locator(".progress[data-station=bar]")).to_contain_text("bar 1/1")
-                page.screenshot(path=browser_artifacts / "26-expo-ready-to-run.png", full_page=True)
+                page.screenshot(path=browser_artifacts / "27-expo-ready-to-run.png", full_page=True)
                 expo.get_by_role("button", name="Bump").click()
                 expect(page.locator(".ticket")).to_have_count(0, timeout=10_000)
+                # Bumped on expo, picked up: gone from the board.
+                expect(board.locator(f'.number[data-number="{number}"]')).to_have_count(0, timeout=10_000)
+                expect(board.locator(".number")).to_have_count(0)
+                board.screenshot(path=browser_artifacts / "28-board-bumped.png", full_page=True)
             except BaseException:
                 page.screenshot(path=browser_artifacts / "failure-picker.png", full_page=True)
+                if board is not None:
+                    board.screenshot(path=browser_artifacts / "failure-picker-board.png", full_page=True)
                 raise
         finally:
             browser.close()
