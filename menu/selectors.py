@@ -8,7 +8,7 @@ change made through any process is served by every process at its next request, 
 import threading
 from typing import Any
 
-from django.db.models import Max, Prefetch
+from django.db.models import F, Prefetch, Subquery
 
 from menu.models import Category, MenuItem, MenuVersion, ModifierGroup, ModifierOption, Station
 
@@ -72,6 +72,10 @@ def sold_out() -> dict[str, Any]:
     }
 
 
-def slowest_prep_seconds(codes) -> int | None:
-    """The longest prep time among these stations (codes, or a query of them); None if none has one."""
-    return Station.objects.filter(code__in=codes).aggregate(slowest=Max("prep_seconds"))["slowest"]
+def slowest_prep_seconds(codes) -> Subquery:
+    """The longest prep time among these stations (a query of their codes, e.g. an order's items'
+    stations with OuterRef), as a subquery to annotate with; None if none has one."""
+    slowest = (
+        Station.objects.filter(code__in=codes).values("prep_seconds").order_by(F("prep_seconds").desc(nulls_last=True))
+    )
+    return Subquery(slowest[:1])

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import OuterRef
 from django.utils import timezone
 
 from menu.selectors import slowest_prep_seconds
@@ -23,7 +24,7 @@ from orders.validation import OrderInput
 from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE, dumps, order_routing_key
 from restaurant.logging import service_logger
 from restaurant.models import OutboxMessage
-from restaurant.outbox import outbox_enqueue, outbox_row
+from restaurant.outbox import outbox_row
 
 # Transitions are logged under the service of the process making them (web, worker, …).
 log = service_logger()
@@ -218,11 +219,11 @@ def cooking_time(order_type: str) -> timedelta:
 
 def preparation_time(order: Order) -> timedelta:
     """When an order is due: its slowest station's prep time (scaled as cooking times are), or the
-    order type's cooking time when none of its items' stations has one (free items have none)."""
-    slowest = slowest_prep_seconds(order.items.values("station"))  # one query, the items a subquery
-    if not slowest:
+    order type's cooking time when none of its items' stations has one (free items have none).
+    `order` comes from `_lock_order(…, with_prep=True)`, which read that prep time with the lock."""
+    if not order.slowest_prep_seconds:
         return cooking_time(order.order_type)
-    return timedelta(seconds=slowest * settings.COOKING_TIME_SCALE)
+    return timedelta(seconds=order.slowest_prep_seconds * settings.COOKING_TIME_SCALE)
 
 
 def status_update_message(*, order: Order, old_status: str, changed_by: str, at) -> dict[str, Any]:
@@ -242,12 +243,17 @@ class StatusChange(NamedTuple):
     changed: bool  # False when the order already was in the status asked for
 
 
-def _lock_order(number: str) -> Order:
+def _lock_order(number: str, *, with_prep: bool = False) -> Order:
     """The order, row-locked until the caller's transaction ends: the compare half of every
-    compare-and-set of a status, so a redelivery or a zombie worker can never log a status twice."""
+    compare-and-set of a status, so a redelivery or a zombie worker can never log a status twice.
+    `with_prep` reads its slowest station's prep time in the same query (for `preparation_time`)."""
     if not connection.in_atomic_block:
         raise RuntimeError("an order transition must run inside a transaction")
-    order = Order.objects.select_for_update().filter(number=number).first()
+    orders = Order.objects.select_for_update(of=("self",)).filter(number=number)
+    if with_prep:
+        stations = OrderItem.objects.filter(order=OuterRef(OuterRef("pk"))).values("station")  # two levels down
+        orders = orders.annotate(slowest_prep_seconds=slowest_prep_seconds(stations))
+    order = orders.first()
     if order is None:
         raise OrderNotFound(number)
     return order
@@ -255,24 +261,34 @@ def _lock_order(number: str) -> Order:
 
 def _move(order: Order, move: str, *, changed_by: str, notes: str = "", **fields: Any) -> bool:
     """The only writer of status rows: apply the table's `move` to a locked order (setting `fields`
-    too), with its log row and its status update in the outbox, in the caller's transaction.
-    False (and nothing written) when the order is already in the move's target status."""
+    too), with its log row and its status update in the outbox, in the caller's transaction (one
+    statement: `_MOVE_SQL`). False (and nothing written) when the order is already in the move's
+    target status."""
     transition = TRANSITIONS[move]
     if order.status == transition.target:
         return False
     if order.status not in transition.sources:
         raise TransitionNotAllowed(order, transition.target)
     old_status, now = order.status, timezone.now()
-    order.status = transition.target
+    order.status, order.updated_at = transition.target, now
     for name, value in fields.items():
         setattr(order, name, value)
-    order.save(update_fields=["status", "updated_at", *fields])
-    OrderStatusLog.objects.create(order=order, status=order.status, changed_by=changed_by, changed_at=now, notes=notes)
-    outbox_enqueue(
-        exchange=NOTIFICATIONS_EXCHANGE,
-        routing_key="",
-        body=status_update_message(order=order, old_status=old_status, changed_by=changed_by, at=now),
-    )
+    changed = ["status", "updated_at", *fields]
+    log_row = OrderStatusLog(order=order, status=order.status, changed_by=changed_by, changed_at=now, notes=notes)
+    body = status_update_message(order=order, old_status=old_status, changed_by=changed_by, at=now)
+    outbox = outbox_row(exchange=NOTIFICATIONS_EXCHANGE, routing_key="", body=dumps(body), created_at=now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _move_sql(tuple(Order._meta.get_field(name).column for name in changed)),
+            {
+                "id": order.pk,
+                "order": json.dumps(
+                    {Order._meta.get_field(n).column: getattr(order, n) for n in changed}, default=_column_value
+                ),
+                "log": _columns_json(log_row, skip=set()),
+                "outbox": _columns_json(outbox, skip=set()),
+            },
+        )
     details = {"order_number": order.number, "old_status": old_status, "new_status": order.status}
     details["changed_by"] = changed_by
     message = f"Order {order.number}: {old_status} -> {order.status} by {changed_by}"
@@ -280,11 +296,36 @@ def _move(order: Order, move: str, *, changed_by: str, notes: str = "", **fields
     return True
 
 
+@functools.cache
+def _move_sql(columns: tuple[str, ...]) -> str:
+    """An order's new `columns`, its log row and its outbox row: one statement of three writes."""
+    names = ", ".join(columns)
+    values = ", ".join(f"r.{column}" for column in columns)
+    return f"""
+        WITH o AS (
+            UPDATE {Order._meta.db_table} SET ({names}) = ({values})
+            FROM jsonb_populate_record(NULL::{Order._meta.db_table}, %(order)s) AS r
+            WHERE {Order._meta.db_table}.id = %(id)s
+        ), l AS (
+            {_insert_sql(OrderStatusLog, "%(log)s")}
+        )
+        {_insert_sql(OutboxMessage, "%(outbox)s")}
+    """
+
+
+def _insert_sql(model, values: str) -> str:
+    """INSERT of one row of `model` from a JSON object of its columns (`_columns_json`)."""
+    columns = ", ".join(_insert_columns(model))
+    picked = ", ".join(f"r.{column}" for column in _insert_columns(model))
+    table = model._meta.db_table
+    return f"INSERT INTO {table} ({columns}) SELECT {picked} FROM jsonb_populate_record(NULL::{table}, {values}) AS r"
+
+
 @transaction.atomic
 def order_start_cooking(*, number: str, changed_by: str) -> StatusChange:
     """received → cooking, by `changed_by` (who also becomes `processed_by`), due after the order
     type's cooking time. Already cooking: no-op (a redelivery resumes the cook)."""
-    order = _lock_order(number)
+    order = _lock_order(number, with_prep=True)
     due = timezone.now() + preparation_time(order)
     changed = _move(order, "start_cooking", changed_by=changed_by, processed_by=changed_by, estimated_completion=due)
     return StatusChange(order, changed)

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orders.models import DailyOrderCounter, Order, OrderItem, OrderStatusLog
-from orders.services import order_create
+from orders.services import order_create, order_start_cooking
 from orders.validation import ChosenModifier, ItemInput, OrderInput
 from restaurant.models import OutboxMessage
 from tests.amqp import ORDER_MESSAGE_KEYS
@@ -291,3 +291,25 @@ def test_order_create_returns_the_order_with_its_ids_and_items_as_written(db):
         "Dish 0",
         "Dish 1",
     ]
+
+
+def test_an_order_is_written_in_one_statement(db, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        order_create(data=make_input((2, "12.50"), (1, "3.99")))
+
+
+def test_a_status_change_is_its_lock_and_one_write(db, django_assert_num_queries):
+    order = order_create(data=make_input())
+
+    # The savepoint of the service's atomic block (inside the test's transaction), its release,
+    # the lock (with the stations' prep time) and the write of the order, its log row and message.
+    with django_assert_num_queries(4):
+        order_start_cooking(number=order.number, changed_by="chef")
+
+    order.refresh_from_db()
+    assert (order.status, order.processed_by) == ("cooking", "chef")
+    assert list(order.status_log.values_list("status", "changed_by")) == [
+        ("received", "order-service"),
+        ("cooking", "chef"),
+    ]
+    assert json.loads(OutboxMessage.objects.order_by("id").last().body)["new_status"] == "cooking"
