@@ -122,7 +122,7 @@ def loop_row(r: dict) -> list:
     return [r["processes"], f"{r['orders_per_s']:.0f}", f"{r['cpu_ms']:.2f}", r["orders"]]
 
 
-DRAIN_HEADER = ["side", "messages", "messages/s", "relay CPU ms/message", "s (relay's first log line → empty)"]
+DRAIN_HEADER = ["side", "messages", "messages/s", "relay CPU ms/message", "s (relay up → last published)"]
 
 
 def drain_row(r: dict) -> list:
