@@ -54,7 +54,9 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 ## bench: throughput and latency figures (see docs/benchmarks.md), in a database and vhost of its own;
-## options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--duration 3" or BENCH_ARGS=--matrix
+## BENCH_BASELINE=<git ref> runs that ref's code side by side (e.g. make bench BENCH_BASELINE=main);
+## options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--duration 3" or BENCH_ARGS="--soak 600"
+BENCH_BASELINE ?=
 bench: venv services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+	$(BIN)/python scripts/bench.py $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE)) $(BENCH_ARGS)
