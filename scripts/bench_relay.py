@@ -95,12 +95,22 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def wait_for_line(log_path: Path, proc: subprocess.Popen, text: str, timeout: float = 60.0) -> None:
+def wait_until_declared(amqp_url: str, relay: subprocess.Popen, log_path: Path, timeout: float = 60.0) -> None:
+    """Until the relay has declared the topology (its last kitchen queue exists): it is connected."""
     deadline = time.monotonic() + timeout
-    while text not in log_path.read_text(errors="replace"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"relay did not log {text} (exit {proc.poll()}), see {log_path}")
-        time.sleep(0.05)
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        while True:
+            try:
+                connection.channel().queue_declare(f"kitchen_{ORDER_TYPES[-1]}_queue", passive=True)
+                return
+            except pika.exceptions.ChannelClosedByBroker:  # 404: not yet
+                pass
+            if relay.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"relay did not declare the topology (exit {relay.poll()}), see {log_path}")
+            time.sleep(0.05)
+    finally:
+        connection.close()
 
 
 def queue_depths(amqp_url: str) -> tuple[int, int]:
@@ -135,7 +145,7 @@ def drain_figure(n: int, env: dict, *, repo: Path = REPO, relay_args: tuple[str,
         with open(log_path, "w") as log:
             command = [sys.executable, "manage.py", "run_outbox_relay", *relay_args]
             relay = subprocess.Popen(command, cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT)
-        wait_for_line(log_path, relay, '"broker_connected"')
+        wait_until_declared(amqp_url, relay, log_path)
         connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
         channel = connection.channel()
         channel.queue_declare(STATUS_QUEUE, durable=True)
