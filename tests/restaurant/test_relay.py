@@ -19,7 +19,7 @@ from restaurant.models import OutboxMessage
 from restaurant.outbox import outbox_enqueue
 from restaurant.publisher import ConfirmingPublisher
 from restaurant.relay import RELAY_LOCK_KEY, OutboxRelay, listener_params
-from tests.amqp import bind_probe_queue, get_messages
+from tests.amqp import bind_probe_queue, connection_pids, get_messages, rabbitmqctl
 from tests.factories import create_order
 from tests.support import database_outage, manage, order_payload, url_through, wait_for
 
@@ -451,6 +451,21 @@ def test_sigterm_stops_the_relay_cleanly(broker_proxy, processes, amqp_channel, 
     assert time.monotonic() - started < 5
     [line] = relay.actions("graceful_shutdown")
     assert line["service"] == "outbox-relay"
+
+
+def test_relay_reconnects_when_the_broker_closes_its_connection(relay, amqp_channel):
+    probe = bind_probe_queue(amqp_channel, broker.ORDERS_EXCHANGE, "kitchen.#")
+    [pid] = wait_for(lambda: connection_pids("outbox-relay"), message="the relay's connection")
+
+    rabbitmqctl("close_connection", pid, "test")
+
+    relay.wait_for_action("relay_connection_lost")
+    relay.wait_for_action("broker_connected", count=2)
+    order = create_order()
+    [(_, _, body)] = get_messages(amqp_channel, probe, 1, timeout=30)
+    assert json.loads(body)["order_number"] == order.number
+    wait_for(outbox_fully_published, message="the order's row marked published")
+    assert relay.proc.poll() is None
 
 
 def test_relay_survives_database_refusing_connections(processes, relay, amqp_channel, test_database_name):
