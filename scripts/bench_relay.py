@@ -155,7 +155,7 @@ def drain_figure(n: int, env: dict, *, repo: Path = REPO, relay_args: tuple[str,
             cpu = process_cpu_seconds(relay.pid)
             db.execute(FILL, [n])  # one commit: one NOTIFY
             started = time.monotonic()
-            while db.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0]:
+            while db.execute("SELECT EXISTS (SELECT FROM outbox WHERE published_at IS NULL)").fetchone()[0]:
                 if relay.poll() is not None or time.monotonic() - started > timeout:
                     raise RuntimeError(f"outbox not drained (relay exit {relay.poll()}), see {log_path}")
                 time.sleep(0.02)
