@@ -48,20 +48,22 @@ def kitchen_queue_arguments() -> dict[str, Any]:
     }
 
 
-def connection_parameters(*, heartbeat: int | None = None, url: str | None = None) -> pika.URLParameters:
+def connection_parameters(
+    *, heartbeat: int | None = None, url: str | None = None, client_name: str | None = None
+) -> pika.URLParameters:
     params = pika.URLParameters(url or settings.RABBITMQ_URL)
     params.connection_attempts = 1
     params.socket_timeout = 5
     params.blocked_connection_timeout = 30
     if heartbeat is not None:
         params.heartbeat = heartbeat
+    if client_name is not None:
+        params.client_properties = {"connection_name": client_name}
     return params
 
 
 def connect(*, heartbeat: int | None = None, client_name: str = "restaurant") -> pika.BlockingConnection:
-    params = connection_parameters(heartbeat=heartbeat)
-    params.client_properties = {"connection_name": client_name}
-    return pika.BlockingConnection(params)
+    return pika.BlockingConnection(connection_parameters(heartbeat=heartbeat, client_name=client_name))
 
 
 @dataclass

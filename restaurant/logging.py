@@ -98,6 +98,10 @@ class ServiceLogger:
             stack_info = level >= logging.ERROR and not exc_info
             self._logger.log(level, message, extra=extra, exc_info=exc_info, stack_info=stack_info, stacklevel=3)
 
+    def is_enabled_for(self, level: int) -> bool:
+        """For a caller whose `details` cost something to build."""
+        return self._logger.isEnabledFor(level)
+
     def debug(self, action: str, message: str, details: dict | None = None) -> None:
         self._log(logging.DEBUG, action, message, details, None)
 

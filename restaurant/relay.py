@@ -2,12 +2,16 @@
 
 One step (`publish_batch`) runs in one transaction that holds a PostgreSQL advisory lock, so two
 relays never publish the same rows at once nor interleave an order's messages: the second one
-waits as a standby and takes over when the first stops or loses its database session. Rows are
-marked published only after the broker has confirmed them; a crash between the confirm and the
-commit republishes them (at-least-once; consumers are idempotent).
+waits as a standby and takes over when the first stops or loses its database session. A batch's
+messages are all in flight at once (restaurant/publisher.py); rows are marked published only once
+the broker has confirmed them, and only up to the first one it did not (nacked, an order message
+that reached no queue, or no confirm before the connection broke or the time ran out): the rest go
+again in a later batch, so an order's rows are never marked out of order. A crash between the
+confirms and the commit republishes the batch (at-least-once; consumers are idempotent).
 """
 
 import json
+import logging
 import time
 from datetime import timedelta
 
@@ -15,14 +19,16 @@ import pika
 import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
-from pika.exceptions import AMQPError, UnroutableError
+from pika.exceptions import AMQPError, NackError, UnroutableError
 
 from restaurant import broker
-from restaurant.consumer import ReconnectingLoop, close_quietly
+from restaurant.consumer import ReconnectingLoop
 from restaurant.lifecycle import StopFlag
 from restaurant.logging import request_id_bound, service_logger
 from restaurant.models import OutboxMessage
+from restaurant.publisher import BrokerTimeout, Confirm, ConfirmingPublisher
 
 log = service_logger("outbox-relay")
 
@@ -41,13 +47,13 @@ class OutboxRelay(ReconnectingLoop):
     lost_action = "relay_connection_lost"
     lost_message = "Relay lost a connection, retrying in {delay:.1f}s"
     transient_errors = (AMQPError, DatabaseError, psycopg.Error, OSError)
+    confirm_timeout = 30.0  # s a batch may wait for its confirms (the advisory lock is held meanwhile)
 
-    def __init__(self, *, stop: StopFlag, batch_size: int = 200, poll_interval: float | None = None) -> None:
+    def __init__(self, *, stop: StopFlag, batch_size: int = 500, poll_interval: float | None = None) -> None:
         super().__init__(stop=stop)
         self.batch_size = batch_size
         self.poll_interval = settings.OUTBOX_POLL_INTERVAL if poll_interval is None else poll_interval
-        self.amqp: pika.BlockingConnection | None = None
-        self.channel = None
+        self.publisher: ConfirmingPublisher | None = None
         self.listener: psycopg.Connection | None = None
         self.last_purge = 0.0
 
@@ -72,20 +78,19 @@ class OutboxRelay(ReconnectingLoop):
     # --- steps ----------------------------------------------------------------------------
 
     def connect(self) -> None:
-        if self.amqp is None or self.amqp.is_closed:
-            self.amqp = broker.connect(client_name="outbox-relay")
-            self.channel = self.amqp.channel()
-            self.channel.confirm_delivery()
-            broker.declare_topology(self.channel)
+        if self.publisher is None or not self.publisher.is_open:
+            if self.publisher is not None:
+                self.publisher.close()
+            self.publisher = ConfirmingPublisher(broker.connection_parameters(client_name="outbox-relay"))
+            self.publisher.declare(broker.declare_topology)
             log.info("broker_connected", "Connected to RabbitMQ, topology declared")
         if self.listener is None or self.listener.closed:
             self.listener = psycopg.connect(**listener_params(), autocommit=True)
             self.listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
 
     def publish_batch(self) -> int:
-        """Publish up to `batch_size` pending rows in id order; returns how many were confirmed."""
-        failure: Exception | None = None
-        confirmed: list[int] = []
+        """Publish up to `batch_size` pending rows in id order; returns how many were confirmed
+        (and marked). A failure is raised once the confirmed rows before it are committed."""
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RELAY_LOCK_KEY])
@@ -93,48 +98,60 @@ class OutboxRelay(ReconnectingLoop):
             if not locked:
                 return 0  # another relay is publishing: stand by
             rows = list(OutboxMessage.objects.filter(published_at__isnull=True).order_by("id")[: self.batch_size])
-            for row in rows:
+            done, failure = self.publish(rows)
+            if isinstance(failure, UnroutableError):
+                # An order message must reach a kitchen queue: redeclare (a queue was deleted) and retry once.
                 try:
-                    self.publish(row)
+                    self.publisher.declare(broker.declare_topology)
                 except (AMQPError, OSError) as exc:
                     failure = exc
-                    break
-                confirmed.append(row.id)
-            if confirmed:
-                OutboxMessage.objects.filter(id__in=confirmed).update(published_at=timezone.now())
-            if failure is not None and rows:
-                OutboxMessage.objects.filter(id=rows[len(confirmed)].id).update(
-                    attempts=rows[len(confirmed)].attempts + 1, last_error=repr(failure)[:1000]
+                else:
+                    more, failure = self.publish(rows[done:])
+                    done += more
+            if done:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "UPDATE outbox SET published_at = %s WHERE id = ANY(%s)",
+                        [timezone.now(), [row.id for row in rows[:done]]],
+                    )
+            if failure is not None:
+                OutboxMessage.objects.filter(id=rows[done].id).update(
+                    attempts=F("attempts") + 1, last_error=repr(failure)[:1000]
                 )
-        # Leaving the block committed what the broker confirmed; now report the failure.
+        # Leaving the block committed what the broker confirmed; now report it, and the failure.
+        self.log_published(rows[:done])
         if failure is not None:
             raise failure
-        return len(confirmed)
+        return done
 
-    def publish(self, row: OutboxMessage) -> None:
-        with request_id_bound(row.headers.get("request_id")):
-            properties = pika.BasicProperties(
-                content_type="application/json",
-                delivery_mode=pika.DeliveryMode.Persistent,
-                priority=row.priority,
-                headers=row.headers or None,
-                message_id=f"outbox-{row.id}",
-                timestamp=int(row.created_at.timestamp()),
-                app_id="restaurant",
-            )
-            body = row.body.encode()
-            try:
-                self.channel.basic_publish(row.exchange, row.routing_key, body, properties, mandatory=True)
-            except UnroutableError:
-                if row.exchange == broker.NOTIFICATIONS_EXCHANGE:
-                    # A fanout with no subscriber queue bound: nobody is listening, nothing to keep.
-                    log.debug("notification_unrouted", "No subscriber bound to notifications", details=_ids(row))
-                    return
-                # An order message must reach a kitchen queue: redeclare (a queue was deleted) and retry once.
-                broker.declare_topology(self.channel)
-                self.channel.basic_publish(row.exchange, row.routing_key, body, properties, mandatory=True)
-            action = "order_published" if row.exchange == broker.ORDERS_EXCHANGE else "status_update_published"
-            log.info(action, f"Published {row.routing_key or row.exchange}", details=_ids(row))
+    def publish(self, rows: list[OutboxMessage]) -> tuple[int, Exception | None]:
+        """Publish `rows` all at once; how many of them, from the first, the broker took, and why
+        the next one failed (None if none did)."""
+        outcomes = self.publisher.publish_all([message(row) for row in rows], timeout=self.confirm_timeout)
+        for done, (row, outcome) in enumerate(zip(rows, outcomes, strict=True)):
+            if outcome is Confirm.ACKED:
+                continue
+            if outcome is Confirm.RETURNED and row.exchange == broker.NOTIFICATIONS_EXCHANGE:
+                # A fanout with no subscriber queue bound: nobody is listening, nothing to keep.
+                log.debug("notification_unrouted", "No subscriber bound to notifications", details=_ids(row))
+                continue
+            if outcome is Confirm.RETURNED:
+                return done, UnroutableError([row.routing_key])
+            if outcome is Confirm.NACKED:
+                return done, NackError([row.routing_key])
+            return done, self.publisher.error or BrokerTimeout(f"no confirm within {self.confirm_timeout:g}s")
+        return len(rows), None
+
+    def log_published(self, rows: list[OutboxMessage]) -> None:
+        """An order's trail (SPEC §7) has its `order_published` line at INFO; the status updates,
+        two or three an order, at DEBUG: a JSON line costs the relay more CPU than publishing its
+        message (and the subscribers log each update they receive)."""
+        for row in rows:
+            with request_id_bound(row.headers.get("request_id")):
+                if row.exchange == broker.ORDERS_EXCHANGE:
+                    log.info("order_published", f"Published {row.routing_key}", details=_ids(row))
+                elif log.is_enabled_for(logging.DEBUG):
+                    log.debug("status_update_published", f"Published {row.exchange}", details=_ids(row))
 
     def wait_for_work(self) -> None:
         """Sleep until a NOTIFY arrives, the poll interval passes, or a stop is asked for,
@@ -146,7 +163,7 @@ class OutboxRelay(ReconnectingLoop):
                 return
             for _ in self.listener.notifies(timeout=min(remaining, 1.0), stop_after=1):
                 return
-            self.amqp.process_data_events(0)
+            self.publisher.service()
 
     def purge_old_rows(self) -> None:
         """Published rows are kept a week for operators, then deleted (checked hourly)."""
@@ -159,13 +176,27 @@ class OutboxRelay(ReconnectingLoop):
             log.info("outbox_purged", f"Deleted {deleted} published outbox rows", details={"deleted": deleted})
 
     def disconnect(self) -> None:
-        close_quietly(self.amqp)
+        if self.publisher is not None:
+            self.publisher.close()
         for closer in (lambda: self.listener and self.listener.close(), connection.close):
             try:
                 closer()
             except Exception:  # already broken: nothing more to release
                 pass
-        self.amqp = self.channel = self.listener = None
+        self.publisher = self.listener = None
+
+
+def message(row: OutboxMessage) -> tuple[str, str, bytes, pika.BasicProperties]:
+    properties = pika.BasicProperties(
+        content_type="application/json",
+        delivery_mode=pika.DeliveryMode.Persistent,
+        priority=row.priority,
+        headers=row.headers or None,
+        message_id=f"outbox-{row.id}",
+        timestamp=int(row.created_at.timestamp()),
+        app_id="restaurant",
+    )
+    return row.exchange, row.routing_key, row.body.encode(), properties
 
 
 def _ids(row: OutboxMessage) -> dict:

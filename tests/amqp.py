@@ -5,7 +5,9 @@ queues that see what is published, and dead letters put as the kitchen worker le
 `broker_proxy` fixture of tests/conftest.py.)
 """
 
+import os
 import subprocess
+from urllib.parse import unquote, urlsplit
 
 import pika
 
@@ -28,6 +30,7 @@ ORDER_MESSAGE_KEYS = {
 __all__ = [
     "ORDER_MESSAGE_KEYS",
     "bind_probe_queue",
+    "connection_pids",
     "get_messages",
     "put_dead_letter",
     "queue_depth",
@@ -41,6 +44,16 @@ def rabbitmqctl(*args: str, check: bool = True) -> str:
     if check and result.returncode != 0:
         raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr or result.stdout}")
     return result.stdout
+
+
+def connection_pids(connection_name: str) -> list[str]:
+    """The pids RabbitMQ lists for this run's connections named `connection_name` (empty when
+    rabbitmqctl fails, as it can on a loaded machine: poll with wait_for). `list_connections`
+    lists every vhost's, whatever `-p` says: the vhost column picks this run's."""
+    vhost = unquote(urlsplit(os.environ["RABBITMQ_URL"]).path.lstrip("/"))
+    output = rabbitmqctl("list_connections", "--silent", "pid", "vhost", "client_properties", check=False)
+    rows = [(line.split("\t", 2) + ["", ""])[:3] for line in output.splitlines()]
+    return [pid for pid, its_vhost, properties in rows if its_vhost == vhost and f'"{connection_name}"' in properties]
 
 
 def bind_probe_queue(channel, exchange: str, routing_key: str = "#") -> str:

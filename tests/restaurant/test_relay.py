@@ -11,14 +11,15 @@ import psycopg
 import pytest
 import requests
 from django.db import connections, transaction
-from pika.exceptions import NackError
+from pika.exceptions import AMQPError, NackError, UnroutableError
 
 from restaurant import broker
 from restaurant.lifecycle import StopFlag
 from restaurant.models import OutboxMessage
 from restaurant.outbox import outbox_enqueue
+from restaurant.publisher import ConfirmingPublisher
 from restaurant.relay import RELAY_LOCK_KEY, OutboxRelay, listener_params
-from tests.amqp import bind_probe_queue, get_messages
+from tests.amqp import bind_probe_queue, connection_pids, get_messages, rabbitmqctl
 from tests.factories import create_order
 from tests.support import database_outage, manage, order_payload, url_through, wait_for
 
@@ -36,8 +37,43 @@ def enqueue_order_message(order_number: str, sequence: int, routing_key: str = "
     return row.id
 
 
+def enqueue_status_update(order_number: str) -> int:
+    with transaction.atomic():
+        row = outbox_enqueue(
+            exchange=broker.NOTIFICATIONS_EXCHANGE,
+            routing_key="",
+            body={"order_number": order_number, "old_status": "received", "new_status": "cooking"},
+        )
+    return row.id
+
+
+def enqueue_many(count: int, orders: int) -> list[int]:
+    """`count` order messages, in one transaction, going round `orders` orders (ORD_0, ORD_1, ...)
+    with a sequence number each."""
+    with transaction.atomic():
+        rows = OutboxMessage.objects.bulk_create(
+            OutboxMessage(
+                exchange=broker.ORDERS_EXCHANGE,
+                routing_key="kitchen.takeout.1",
+                body=json.dumps({"order_number": f"ORD_{i % orders}", "sequence": i // orders}),
+                headers={"request_id": f"req-{i}"},
+                priority=1,
+            )
+            for i in range(count)
+        )
+    return [row.id for row in rows]
+
+
+def published_ids() -> list[int]:
+    return list(OutboxMessage.objects.filter(published_at__isnull=False).order_by("id").values_list("id", flat=True))
+
+
 def outbox_id(properties) -> int:
     return int(properties.message_id.removeprefix("outbox-"))
+
+
+def received_ids(channel, queue: str) -> list[int]:
+    return [outbox_id(properties) for _, properties, _ in drain(channel, queue)]
 
 
 def drain(channel, queue: str) -> list[tuple]:
@@ -63,8 +99,8 @@ def outbox_relay(amqp_channel):
     relay.disconnect()
 
 
-def start_relay(processes, name: str = "relay", **env: str):
-    return processes(name, manage("run_outbox_relay"), **env)
+def start_relay(processes, name: str = "relay", *flags: str, **env: str):
+    return processes(name, manage("run_outbox_relay", *flags), **env)
 
 
 # --- steps --------------------------------------------------------------------------------
@@ -176,6 +212,122 @@ def test_order_message_is_delivered_after_its_kitchen_queue_was_deleted(outbox_r
     assert OutboxMessage.objects.get().published_at is not None
 
 
+def test_a_nack_mid_batch_marks_only_the_rows_before_it_and_the_rest_go_again_later(outbox_relay, amqp_channel):
+    # A queue that takes two messages and makes the broker nack the rest.
+    full = amqp_channel.queue_declare(
+        "", exclusive=True, arguments={"x-max-length": 2, "x-overflow": "reject-publish"}
+    ).method.queue
+    amqp_channel.queue_bind(full, broker.ORDERS_EXCHANGE, routing_key="kitchen.#")
+    updates = bind_probe_queue(amqp_channel, broker.NOTIFICATIONS_EXCHANGE)
+    a, a_update, b, c, d, d_update = (
+        enqueue_order_message("ORD_A", 0),
+        enqueue_status_update("ORD_A"),
+        enqueue_order_message("ORD_B", 0),
+        enqueue_order_message("ORD_C", 0),  # nacked: the queue is full
+        enqueue_order_message("ORD_D", 0),  # nacked too
+        enqueue_status_update("ORD_D"),  # confirmed, but after a failure
+    )
+
+    with pytest.raises(NackError):
+        outbox_relay.publish_batch()
+
+    assert published_ids() == [a, a_update, b]
+    refused = OutboxMessage.objects.get(id=c)
+    assert refused.attempts == 1
+    assert "NackError" in refused.last_error
+    assert set(OutboxMessage.objects.filter(id__in=[d, d_update]).values_list("attempts", flat=True)) == {0}
+    assert received_ids(amqp_channel, full) == [a, b]
+
+    # Once the queue has room again, the rows from the nacked one on go out, in order.
+    outbox_relay.disconnect()
+    outbox_relay.connect()
+    assert outbox_relay.publish_batch() == 3
+    assert published_ids() == [a, a_update, b, c, d, d_update]
+    assert received_ids(amqp_channel, full) == [c, d]
+    # The update after the failure went out twice (it was not marked); the one before it once.
+    assert received_ids(amqp_channel, updates) == [a_update, d_update, d_update]
+
+
+def test_an_order_message_unroutable_even_after_redeclaring_stops_the_batch_there(outbox_relay, amqp_channel):
+    takeout = bind_probe_queue(amqp_channel, broker.ORDERS_EXCHANGE, "kitchen.takeout.*")
+    a = enqueue_order_message("ORD_A", 0)
+    b = enqueue_order_message("ORD_B", 0, routing_key="kitchen.catering.1")  # no kitchen queue for it
+    c = enqueue_order_message("ORD_C", 0)
+
+    with pytest.raises(UnroutableError):
+        outbox_relay.publish_batch()
+
+    assert published_ids() == [a]
+    returned = OutboxMessage.objects.get(id=b)
+    assert returned.attempts == 1
+    assert "UnroutableError" in returned.last_error
+    assert OutboxMessage.objects.get(id=c).published_at is None
+
+    catering = bind_probe_queue(amqp_channel, broker.ORDERS_EXCHANGE, "kitchen.catering.*")
+    outbox_relay.disconnect()
+    outbox_relay.connect()
+    assert outbox_relay.publish_batch() == 2
+    assert received_ids(amqp_channel, catering) == [b]
+    # C reached its queue in the first try and in the retry after redeclaring, unmarked both times.
+    assert received_ids(amqp_channel, takeout) == [a, c, c, c]
+
+
+def test_a_batch_with_a_deleted_kitchen_queue_is_republished_from_the_returned_message_on(outbox_relay, amqp_channel):
+    amqp_channel.queue_delete(broker.kitchen_queue("takeout"))
+    create_order(order_type="dine_in", table_number=4)
+    second, third = create_order(order_type="takeout"), create_order(order_type="takeout")
+
+    assert outbox_relay.publish_batch() == 3
+
+    assert outbox_fully_published()
+    rows = list(OutboxMessage.objects.order_by("id").values_list("id", flat=True))
+    assert received_ids(amqp_channel, broker.kitchen_queue("dine_in")) == rows[:1]  # before the return: once
+    takeout = [json.loads(body)["order_number"] for _, _, body in drain(amqp_channel, broker.kitchen_queue("takeout"))]
+    assert takeout == [second.number, third.number]
+
+
+def test_broker_connection_lost_mid_batch_marks_only_what_was_confirmed(
+    broker_proxy, amqp_channel, settings, monkeypatch
+):
+    settings.RABBITMQ_URL = url_through(os.environ["RABBITMQ_URL"], broker_proxy)
+    probe = bind_probe_queue(amqp_channel, broker.ORDERS_EXCHANGE, "kitchen.#")
+    ids = enqueue_many(900, orders=30)
+    settle = ConfirmingPublisher._on_confirm
+    cuts = []
+
+    def cut_after_the_first_confirm(publisher, frame):
+        settle(publisher, frame)
+        if publisher.unsettled and not cuts:
+            cuts.append(frame.method.delivery_tag)
+            broker_proxy.cut()  # the broker has confirmed some of the batch, not all of it
+
+    monkeypatch.setattr(ConfirmingPublisher, "_on_confirm", cut_after_the_first_confirm)
+    relay = OutboxRelay(stop=StopFlag(), batch_size=1000)
+    relay.connect()
+    try:
+        with pytest.raises(AMQPError):
+            relay.publish_batch()
+        marked = published_ids()
+        assert 0 < len(marked) < len(ids)
+        assert marked == ids[: len(marked)]  # a prefix, up to the first unconfirmed row
+        first_unconfirmed = OutboxMessage.objects.get(id=ids[len(marked)])
+        assert first_unconfirmed.attempts == 1
+
+        broker_proxy.restore()
+        relay.disconnect()
+        relay.connect()
+        assert relay.publish_batch() == len(ids) - len(marked)
+    finally:
+        relay.disconnect()
+
+    assert outbox_fully_published()
+    received = received_ids(amqp_channel, probe)  # all there: the broker confirmed them
+    # What reached the broker before the cut (a prefix, at least the marked rows), then every unmarked row again.
+    reached = len(received) - (len(ids) - len(marked))
+    assert len(marked) <= reached <= len(ids)
+    assert received == ids[:reached] + ids[len(marked) :]
+
+
 # --- the command ------------------------------------------------------------------------
 
 
@@ -262,6 +414,30 @@ def test_two_relays_publish_each_message_once_and_in_order_per_order(processes, 
     assert first.proc.poll() is None and second.proc.poll() is None
 
 
+def test_two_relays_keep_each_orders_messages_in_order_across_many_small_batches(processes, amqp_channel):
+    probe = bind_probe_queue(amqp_channel, broker.ORDERS_EXCHANGE, "kitchen.#")
+    first = start_relay(processes, "relay-1", "--batch-size=7")
+    second = start_relay(processes, "relay-2", "--batch-size=7")
+    first.wait_for_action("broker_connected")
+    second.wait_for_action("broker_connected")
+    ids = enqueue_many(300, orders=20)  # a backlog: one of them publishes it, 7 rows a batch
+    for sequence in range(15, 20):  # and more while it does, each in a transaction of its own
+        for order in range(20):
+            ids.append(enqueue_order_message(f"ORD_{order}", sequence))
+
+    wait_for(outbox_fully_published, timeout=60, message="every outbox row published")
+    messages = drain(amqp_channel, probe)
+    assert sorted(outbox_id(properties) for _, properties, _ in messages) == ids  # each exactly once
+    # They took turns: each NOTIFY wakes both, and the one that gets the lock publishes the next batches.
+    assert first.actions("order_published") and second.actions("order_published")
+    per_order: dict[str, list[int]] = defaultdict(list)
+    for _, _, body in messages:
+        message = json.loads(body)
+        per_order[message["order_number"]].append(message["sequence"])
+    assert per_order == {f"ORD_{order}": list(range(20)) for order in range(20)}
+    assert first.proc.poll() is None and second.proc.poll() is None
+
+
 @pytest.mark.parametrize("broker_reachable", [True, False], ids=["idle", "retrying"])
 def test_sigterm_stops_the_relay_cleanly(broker_proxy, processes, amqp_channel, broker_reachable):
     if not broker_reachable:
@@ -275,6 +451,21 @@ def test_sigterm_stops_the_relay_cleanly(broker_proxy, processes, amqp_channel, 
     assert time.monotonic() - started < 5
     [line] = relay.actions("graceful_shutdown")
     assert line["service"] == "outbox-relay"
+
+
+def test_relay_reconnects_when_the_broker_closes_its_connection(relay, amqp_channel):
+    probe = bind_probe_queue(amqp_channel, broker.ORDERS_EXCHANGE, "kitchen.#")
+    [pid] = wait_for(lambda: connection_pids("outbox-relay"), message="the relay's connection")
+
+    rabbitmqctl("close_connection", pid, "test")
+
+    relay.wait_for_action("relay_connection_lost")
+    relay.wait_for_action("broker_connected", count=2)
+    order = create_order()
+    [(_, _, body)] = get_messages(amqp_channel, probe, 1, timeout=30)
+    assert json.loads(body)["order_number"] == order.number
+    wait_for(outbox_fully_published, message="the order's row marked published")
+    assert relay.proc.poll() is None
 
 
 def test_relay_survives_database_refusing_connections(processes, relay, amqp_channel, test_database_name):

@@ -7,7 +7,7 @@ class Command(LongRunningCommand):
     service = "outbox-relay"
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--batch-size", type=int, default=200, help="rows per transaction when busy")
+        parser.add_argument("--batch-size", type=int, default=500, help="rows per transaction when busy")
 
     def run(self, stop, *, batch_size: int, **options) -> int:
         if batch_size < 1:
