@@ -63,7 +63,8 @@ class DatabaseRateThrottle(BaseThrottle):
             return True
         limit, period = rate
         user = request.user
-        client = f"user:{user.pk}" if user and user.is_authenticated else self.get_ident(request)
+        # A server may give no client address (an ASGI scope without `client`): those share one budget.
+        client = f"user:{user.pk}" if user and user.is_authenticated else self.get_ident(request) or ""
         with connection.cursor() as cursor:
             cursor.execute(COUNT, [scope, client, period])
             hits, self.seconds_left = cursor.fetchone()

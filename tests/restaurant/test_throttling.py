@@ -72,3 +72,12 @@ def test_windows_that_are_over_are_deleted_now_and_then_and_the_others_kept(clie
     assert client.get(CHEAP).status_code == 200
 
     assert sorted(ThrottleCounter.objects.values_list("client", "hits")) == [("10.0.0.2", 1), ("127.0.0.1", 2)]
+
+
+def test_requests_without_a_client_address_share_one_budget(client, limit):
+    limit("tracking", "1/min")
+
+    answers = [client.get(CHEAP, REMOTE_ADDR=None).status_code for _ in range(2)]
+
+    assert answers == [200, 429]
+    assert hits("") == 2
