@@ -26,7 +26,6 @@ services:
 migrate: venv .env services
 	$(BIN)/python manage.py ensure_database
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/python manage.py createcachetable
 
 ## demo-staff: a Manager account for /admin/ (created once, never reset; every run prints its name and how to set a new password)
 demo-staff: migrate

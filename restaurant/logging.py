@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 HOSTNAME = socket.gethostname()
@@ -29,7 +31,8 @@ _LEVEL_NAMES = {logging.DEBUG: "DEBUG", logging.INFO: "INFO", logging.WARNING: "
 
 
 def json_value(value: Any) -> Any:
-    """`json.dumps(default=...)`: Decimal amounts as JSON numbers, datetimes as ISO 8601, else str."""
+    """`json.dumps(default=...)` and `orjson.dumps(default=...)`: Decimal amounts as JSON numbers,
+    datetimes as ISO 8601, else str."""
     if isinstance(value, Decimal):
         # float() of a 2-decimal amount below 10**13 prints back the same digits.
         return float(value)
@@ -80,7 +83,10 @@ class JSONFormatter(logging.Formatter):
                 line["error"] = {"msg": f"{type(exc).__name__}: {exc}", "stack": stack}
             else:
                 line["error"] = {"msg": record.getMessage(), "stack": record.stack_info or ""}
-        return json.dumps(line, default=json_value, ensure_ascii=False)
+        try:
+            return orjson.dumps(line, default=json_value, option=orjson.OPT_NON_STR_KEYS).decode()
+        except orjson.JSONEncodeError:  # what orjson refuses (a lone surrogate, an int past 64 bits), json escapes
+            return json.dumps(line, default=json_value)
 
 
 class ServiceLogger:

@@ -28,3 +28,24 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exchange}:{self.routing_key}#{self.id}"
+
+
+class ThrottleCounter(models.Model):
+    """One client's requests in one throttle scope, counted by restaurant/throttling.py in a window
+    that starts with the client's first request and ends at `expires_at`.
+
+    The table is UNLOGGED (migration 0003): a counter is worth no WAL, and losing them all in a crash
+    only forgives the clients of the current window.
+    """
+
+    pk = models.CompositePrimaryKey("scope", "client")
+    scope = models.TextField()
+    client = models.TextField(help_text="the client IP, or `user:<pk>` for a logged-in user")
+    hits = models.PositiveIntegerField(help_text="requests in the window, the refused ones included")
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "throttle_counter"
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.client}={self.hits}"

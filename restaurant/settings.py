@@ -163,8 +163,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "restaurant.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": False,
     # Per-client-IP limits (SPEC §2); a view names its scope. None ("off") lets everything through.
-    # DRF counts a logged-in user (the staff API's) per account rather than per IP.
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
+    # A logged-in user (the staff API's) is counted per account rather than per IP. The counters are
+    # shared by every web process: they live in PostgreSQL (restaurant/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["restaurant.throttling.DatabaseRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "orders": ORDERS_RATE_LIMIT,
         "tracking": TRACKING_RATE_LIMIT,
@@ -199,10 +200,6 @@ SPECTACULAR_SETTINGS = {
         "restaurant.openapi.add_health_paths",
     ],
 }
-
-# Throttle counters are shared by every web process, so they live in PostgreSQL
-# (`manage.py createcachetable`, run by `make run`; tests create it with the test database).
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}}
 
 LOGGING = {
     "version": 1,

@@ -14,9 +14,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 from rest_framework.authtoken.models import Token
-from rest_framework.throttling import ScopedRateThrottle
 
 from orders.models import Order, OrderStatus
+from restaurant.throttling import DatabaseRateThrottle
 from tests.factories import (
     FRONT_OF_HOUSE,
     KITCHEN,
@@ -446,8 +446,8 @@ def test_placing_an_order_needs_no_login_and_ignores_credentials(client_of, pref
 
 
 def test_the_list_and_the_intake_are_throttled_apart(manager, monkeypatch):
-    # DRF's throttle reads its rates once, at import; tests/settings.py turns the others off.
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"staff": "2/min", "orders": None, "tracking": None})
+    # The throttle reads its rates once, at import; tests/settings.py turns the others off.
+    monkeypatch.setattr(DatabaseRateThrottle, "rates", {"staff": (2, 60), "orders": None, "tracking": None})
     order = create_order()
 
     answers = [manager.get(path).status_code for path in ("/orders", f"/api/orders/{order.number}", "/orders")]

@@ -72,6 +72,14 @@ def test_formatter_writes_one_json_object_with_the_spec_fields(captured):
     assert "error" not in line
 
 
+def test_formatter_writes_a_line_too_for_what_orjson_refuses(captured):
+    ServiceLogger("captured-service").info("odd_values", "Odd values", details={"big": 2**70, "text": "\ud800", 7: "x"})
+
+    [line] = captured()
+    assert LINE_FIELDS <= line.keys()
+    assert line["details"] == {"big": 2**70, "text": "\ud800", "7": "x"}
+
+
 def test_formatter_error_line_carries_the_exception_message_and_stack(captured):
     try:
         raise ValueError("kitchen on fire")

@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 import requests
-from django.core.cache import cache
 from requests.adapters import HTTPAdapter
 
 from orders.models import Order
+from restaurant.models import ThrottleCounter
 from tests.support import REPO, manage, order_payload, start_web
 
 pytestmark = [pytest.mark.slow]
@@ -44,14 +44,16 @@ def client_at(address: str) -> requests.Session:
 
 @pytest.fixture
 def clients():
-    """Two clients, 127.0.0.1 and 127.0.0.2, with no request counted against either yet."""
-    # Throttle counters live in the database cache, which outlives a test's data.
-    cache.clear()
+    """Two clients, 127.0.0.1 and 127.0.0.2 (the counters are test data: none is left from another test)."""
     first, second = client_at("127.0.0.1"), client_at("127.0.0.2")
     yield first, second
     first.close()
     second.close()
-    cache.clear()
+
+
+def hits(scope: str, client: str) -> int | None:
+    """The requests counted in the client's current window, refused ones included."""
+    return ThrottleCounter.objects.filter(scope=scope, client=client).values_list("hits", flat=True).first()
 
 
 def place_order(session: requests.Session, url: str, customer_name: str = "Jane Doe") -> requests.Response:
@@ -86,8 +88,8 @@ def test_orders_over_the_limit_are_refused_per_client_and_not_written(processes,
     assert Order.objects.filter(customer_name="Other Client").count() == 1
     assert_throttled(place_order(first, url))
     # The server told the two apart by their addresses.
-    assert len(cache.get("throttle_orders_127.0.0.1")) == ORDERS_LIMIT
-    assert len(cache.get("throttle_orders_127.0.0.2")) == 1
+    assert hits("orders", "127.0.0.1") == ORDERS_LIMIT + 2
+    assert hits("orders", "127.0.0.2") == 1
 
 
 def test_tracking_over_the_limit_is_refused_per_client_on_every_tracking_endpoint(processes, clients):
@@ -108,6 +110,24 @@ def test_tracking_over_the_limit_is_refused_per_client_on_every_tracking_endpoin
     assert place_order(first, url).status_code == 201
 
 
+def test_two_web_processes_share_one_count_which_a_refused_bad_order_used_too(processes, clients):
+    first_url = start_web(processes, "web-a", **LIMITED)
+    second_url = start_web(processes, "web-b", **LIMITED)
+    client, _ = clients
+
+    answers = [
+        place_order(client, first_url).status_code,
+        client.post(f"{second_url}/orders", json={"customer_name": "Jane Doe"}, timeout=10).status_code,
+        place_order(client, second_url).status_code,
+    ]
+
+    assert answers == [201, 400, 201]
+    assert_throttled(place_order(client, first_url))
+    assert_throttled(place_order(client, second_url))
+    assert hits("orders", "127.0.0.1") == ORDERS_LIMIT + 2
+    assert Order.objects.count() == 2
+
+
 def test_off_disables_both_limits(processes, clients):
     url = start_web(processes, ORDERS_RATE_LIMIT="off", TRACKING_RATE_LIMIT="off")
     first, _ = clients
@@ -118,8 +138,7 @@ def test_off_disables_both_limits(processes, clients):
     assert [response.status_code for response in orders] == [201] * len(orders)
     assert [response.status_code for response in tracked] == [200] * len(tracked)
     # Not even counted.
-    assert cache.get("throttle_orders_127.0.0.1") is None
-    assert cache.get("throttle_tracking_127.0.0.1") is None
+    assert not ThrottleCounter.objects.exists()
 
 
 def manage_check(**env: str) -> subprocess.CompletedProcess:
