@@ -155,61 +155,50 @@ def _column_value(value: Any) -> str:
 @functools.cache
 def _order_insert_sql() -> str:
     """The counter's next number, the order, its items, its `received` row and its outbox message:
-    one data-modifying CTE. Every column is named from the models (a new field is written too);
-    `jsonb_populate_record(NULL::table, …)` casts each JSON value to its column's type."""
-
-    def insert(model, values: str, *, first: dict[str, str], source: str, returning: str = "") -> str:
-        columns = _insert_columns(model, skip=set(first))
-        names = ", ".join([*first, *columns])
-        picked = ", ".join([*first.values(), *(f"r.{column}" for column in columns)])
-        table = model._meta.db_table
-        return (
-            f"INSERT INTO {table} ({names}) SELECT {picked} "
-            f"FROM {source}, {values.replace('TABLE', table)} AS r {returning}"
-        )
-
+    one data-modifying CTE. Every column is named from the models (a new field is written too)."""
+    counter = DailyOrderCounter._meta.db_table
     number = "%(prefix)s || lpad(c.last_number::text, greatest(3, length(c.last_number::text)), '0')"
+    order = _insert_sql(Order, "%(order)s", first={"number": number}, source="c", returning="RETURNING id, number")
+    items = _insert_sql(
+        OrderItem, "%(items)s", first={"order_id": "o.id"}, source="o", returning="RETURNING id", many=True
+    )
+    log_row = _insert_sql(OrderStatusLog, "%(log)s", first={"order_id": "o.id"}, source="o")
+    body = "%(body_head)s || to_json(o.number)::text || %(body_tail)s"
+    message = _insert_sql(OutboxMessage, "%(outbox)s", first={"body": body}, source="o")
     return f"""
         WITH c AS (
-            INSERT INTO {DailyOrderCounter._meta.db_table} (day, last_number) VALUES (%(day)s, 1)
-            ON CONFLICT (day) DO UPDATE SET last_number = {DailyOrderCounter._meta.db_table}.last_number + 1
+            INSERT INTO {counter} (day, last_number) VALUES (%(day)s, 1)
+            ON CONFLICT (day) DO UPDATE SET last_number = {counter}.last_number + 1
             RETURNING last_number
-        ), o AS (
-            {
-        insert(
-            Order,
-            "jsonb_populate_record(NULL::TABLE, %(order)s)",
-            first={"number": number},
-            source="c",
-            returning="RETURNING id, number",
-        )
-    }
-        ), i AS (
-            {
-        insert(
-            OrderItem,
-            "jsonb_populate_recordset(NULL::TABLE, %(items)s)",
-            first={"order_id": "o.id"},
-            source="o",
-            returning="RETURNING id",
-        )
-    }
-        ), l AS (
-            {
-        insert(OrderStatusLog, "jsonb_populate_record(NULL::TABLE, %(log)s)", first={"order_id": "o.id"}, source="o")
-    }
-        ), m AS (
-            {
-        insert(
-            OutboxMessage,
-            "jsonb_populate_record(NULL::TABLE, %(outbox)s)",
-            first={"body": "%(body_head)s || to_json(o.number)::text || %(body_tail)s"},
-            source="o",
-        )
-    }
-        )
+        ),
+        o AS ({order}),
+        i AS ({items}),
+        l AS ({log_row}),
+        m AS ({message})
         SELECT o.id, o.number, ARRAY(SELECT id FROM i ORDER BY id) FROM o
     """
+
+
+def _insert_sql(
+    model,
+    values: str,
+    *,
+    first: dict[str, str] | None = None,
+    source: str = "",
+    returning: str = "",
+    many: bool = False,
+) -> str:
+    """INSERT of `model`'s rows from `values`, a JSON object (or array) of their columns
+    (`_columns_json`), `jsonb_populate_record(set)` casting each value to its column's type; the
+    columns of `first` come from expressions instead (of `source`, an earlier part of the CTE)."""
+    first = first or {}
+    columns = _insert_columns(model, skip=set(first))
+    names = ", ".join([*first, *columns])
+    picked = ", ".join([*first.values(), *(f"r.{column}" for column in columns)])
+    table = model._meta.db_table
+    rows = f"jsonb_populate_record{'set' if many else ''}(NULL::{table}, {values}) AS r"
+    sources = f"{source}, {rows}" if source else rows
+    return f"INSERT INTO {table} ({names}) SELECT {picked} FROM {sources} {returning}"
 
 
 def cooking_time(order_type: str) -> timedelta:
@@ -311,14 +300,6 @@ def _move_sql(columns: tuple[str, ...]) -> str:
         )
         {_insert_sql(OutboxMessage, "%(outbox)s")}
     """
-
-
-def _insert_sql(model, values: str) -> str:
-    """INSERT of one row of `model` from a JSON object of its columns (`_columns_json`)."""
-    columns = ", ".join(_insert_columns(model))
-    picked = ", ".join(f"r.{column}" for column in _insert_columns(model))
-    table = model._meta.db_table
-    return f"INSERT INTO {table} ({columns}) SELECT {picked} FROM jsonb_populate_record(NULL::{table}, {values}) AS r"
 
 
 @transaction.atomic
