@@ -70,7 +70,7 @@ def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE) -> Order:
     atomic commit. The number comes from the day's counter in the same statement (gap-free)."""
     now = timezone.now()
     order = Order(
-        number=_NUMBER_PLACEHOLDER,
+        number=_SPLICED,
         customer_name=data.customer_name,
         order_type=data.order_type,
         table_number=data.table_number,
@@ -104,7 +104,7 @@ def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE) -> Order:
         created_at=now,
     )
     # The message's first key is the number, known only in the statement: it is spliced in there.
-    body_head, body_tail = dumps(order_message(order, items)).split(dumps(_NUMBER_PLACEHOLDER), 1)
+    body_head, body_tail = dumps(order_message(order, items)).split(dumps(_SPLICED), 1)
     with connection.cursor() as cursor:
         cursor.execute(
             _order_insert_sql(),
@@ -127,7 +127,7 @@ def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE) -> Order:
     return order
 
 
-_NUMBER_PLACEHOLDER = "ORD_00000000_NUMBER"
+_SPLICED = "(spliced in by the statement)"
 
 
 def _insert_columns(model, *, skip: set[str] = frozenset()) -> list[str]:
@@ -278,11 +278,14 @@ def _move(order: Order, move: str, *, changed_by: str, notes: str = "", **fields
                 "outbox": _columns_json(outbox, skip=set()),
             },
         )
-    details = {"order_number": order.number, "old_status": old_status, "new_status": order.status}
-    details["changed_by"] = changed_by
-    message = f"Order {order.number}: {old_status} -> {order.status} by {changed_by}"
-    transaction.on_commit(lambda: log.info("order_status_changed", message, details=details))
+    _log_transition(order.number, old_status, order.status, changed_by)
     return True
+
+
+def _log_transition(number: str, old_status: str, new_status: str, changed_by: str) -> None:
+    details = {"order_number": number, "old_status": old_status, "new_status": new_status, "changed_by": changed_by}
+    message = f"Order {number}: {old_status} -> {new_status} by {changed_by}"
+    transaction.on_commit(lambda: log.info("order_status_changed", message, details=details))
 
 
 @functools.cache
@@ -302,22 +305,116 @@ def _move_sql(columns: tuple[str, ...]) -> str:
     """
 
 
-@transaction.atomic
 def order_start_cooking(*, number: str, changed_by: str) -> StatusChange:
-    """received → cooking, by `changed_by` (who also becomes `processed_by`), due after the order
-    type's cooking time. Already cooking: no-op (a redelivery resumes the cook)."""
-    order = _lock_order(number, with_prep=True)
-    due = timezone.now() + preparation_time(order)
-    changed = _move(order, "start_cooking", changed_by=changed_by, processed_by=changed_by, estimated_completion=due)
+    """received → cooking, by `changed_by` (who also becomes `processed_by`), due when its slowest
+    station is done (`preparation_time`). Already cooking: no-op (a redelivery resumes the cook)."""
+    # The usual case in one statement; any other (not received, unknown) through the lock below.
+    due = f"%s + make_interval(secs => coalesce(nullif(p.slowest_prep_seconds, 0) * %s, {_COOKING_SECONDS_SQL} * %s))"
+    now = timezone.now()
+    scale = settings.COOKING_TIME_SCALE
+    order = _move_at_once(
+        number,
+        "start_cooking",
+        changed_by=changed_by,
+        now=now,
+        processed_by=("%s", [changed_by]),
+        estimated_completion=(due, [now, scale, scale]),
+    )
+    if order is not None:
+        return StatusChange(order, True)
+    with transaction.atomic():
+        order = _lock_order(number, with_prep=True)
+        due = timezone.now() + preparation_time(order)
+        changed = _move(
+            order, "start_cooking", changed_by=changed_by, processed_by=changed_by, estimated_completion=due
+        )
     return StatusChange(order, changed)
 
 
-@transaction.atomic
 def order_mark_ready(*, number: str, changed_by: str) -> StatusChange:
     """cooking → ready, with `completed_at`."""
-    order = _lock_order(number)
-    changed = _move(order, "mark_ready", changed_by=changed_by, processed_by=changed_by, completed_at=timezone.now())
+    now = timezone.now()
+    order = _move_at_once(
+        number,
+        "mark_ready",
+        changed_by=changed_by,
+        now=now,
+        processed_by=("%s", [changed_by]),
+        completed_at=("%s", [now]),
+    )
+    if order is not None:
+        return StatusChange(order, True)
+    with transaction.atomic():
+        order = _lock_order(number)
+        changed = _move(
+            order, "mark_ready", changed_by=changed_by, processed_by=changed_by, completed_at=timezone.now()
+        )
     return StatusChange(order, changed)
+
+
+_COOKING_SECONDS_SQL = (
+    "CASE p.order_type " + " ".join(f"WHEN '{t}' THEN {n}" for t, n in COOKING_SECONDS.items()) + " END"
+)
+
+
+def _move_at_once(number: str, move: str, *, changed_by: str, now, **fields: tuple[str, list]) -> Order | None:
+    """`_move` for an order in the move's one source status, as one statement: the lock, the
+    order's new columns (`fields`: SQL expressions over `p`, the locked row with its stations'
+    slowest prep time, and their parameters), its log row and its status update. In autocommit it
+    is its own transaction: one round trip. None (nothing written) when the order is not in that
+    status or does not exist: the caller then takes the locking path, which says why."""
+    transition = TRANSITIONS[move]
+    [source] = transition.sources
+    stations = OrderItem.objects.filter(order=OuterRef(OuterRef("pk"))).values("station")  # two levels down
+    locked = (
+        Order.objects.filter(number=number, status=source)
+        .annotate(slowest_prep_seconds=slowest_prep_seconds(stations))
+        .values("id", "order_type", "slowest_prep_seconds")
+    )
+    lock_sql, lock_params = locked.query.sql_with_params()
+    table = Order._meta.db_table
+    # Written out: Django compiles select_for_update() only inside a transaction, and this is one.
+    lock_sql += f" FOR UPDATE OF {connection.ops.quote_name(table)}"
+    sets = {"status": ("%s", [transition.target]), "updated_at": ("%s", [now]), **fields}
+    set_sql = ", ".join(
+        f"{Order._meta.get_field(name).column} = {expression}" for name, (expression, _) in sets.items()
+    )
+    set_params = [param for _, params in sets.values() for param in params]
+    log_row = OrderStatusLog(status=transition.target, changed_by=changed_by, changed_at=now)
+    outbox = outbox_row(exchange=NOTIFICATIONS_EXCHANGE, routing_key="", body="", created_at=now)
+    # The message's last key, the due time, is the row's: spliced in there, formatted as Python's isoformat().
+    spliced = Order(number=number, status=transition.target, estimated_completion=_SPLICED)
+    message = status_update_message(order=spliced, old_status=source, changed_by=changed_by, at=now)
+    body_head, body_tail = dumps(message).split(dumps(_SPLICED), 1)
+    returning = ", ".join(f"{table}.{field.column}" for field in Order._meta.concrete_fields)
+    body = f"%s || {_ISO_SQL.format('o.estimated_completion')} || %s"
+    log_insert = _insert_sql(OrderStatusLog, "%s", first={"order_id": "o.id"}, source="o")
+    message_insert = _insert_sql(OutboxMessage, "%s", first={"body": body}, source="o")
+    sql = f"""
+        WITH p AS ({lock_sql}),
+        o AS (UPDATE {table} SET {set_sql} FROM p WHERE {table}.id = p.id RETURNING {returning}),
+        l AS ({log_insert}),
+        m AS ({message_insert})
+        SELECT * FROM o
+    """
+    log_json, outbox_json = _columns_json(log_row, skip={"order_id"}), _columns_json(outbox, skip={"body"})
+    params = [*lock_params, *set_params, log_json, body_head, body_tail, outbox_json]  # in the statement's order
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    order = Order.from_db(connection.alias, [field.attname for field in Order._meta.concrete_fields], row)
+    _log_transition(number, source, order.status, changed_by)
+    return order
+
+
+# A timestamptz as JSON text exactly as Python's isoformat() of a UTC datetime writes it (null if NULL).
+_ISO_SQL = (
+    "CASE WHEN {0} IS NULL THEN 'null' ELSE '\"' || to_char({0} AT TIME ZONE 'UTC', "
+    "CASE WHEN date_trunc('second', {0}) = {0} THEN 'YYYY-MM-DD\"T\"HH24:MI:SS' "
+    "ELSE 'YYYY-MM-DD\"T\"HH24:MI:SS.US' END) || '+00:00\"' END"
+)
 
 
 @transaction.atomic

@@ -11,8 +11,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orders.models import DailyOrderCounter, Order, OrderItem, OrderStatusLog
-from orders.services import order_create, order_start_cooking
+from orders.services import cooking_time, order_create, order_mark_ready, order_start_cooking, status_update_message
 from orders.validation import ChosenModifier, ItemInput, OrderInput
+from restaurant.broker import dumps
 from restaurant.models import OutboxMessage
 from tests.amqp import ORDER_MESSAGE_KEYS
 
@@ -298,12 +299,11 @@ def test_an_order_is_written_in_one_statement(db, django_assert_num_queries):
         order_create(data=make_input((2, "12.50"), (1, "3.99")))
 
 
-def test_a_status_change_is_its_lock_and_one_write(db, django_assert_num_queries):
+def test_a_status_change_is_one_statement(db, django_assert_num_queries):
     order = order_create(data=make_input())
 
-    # The savepoint of the service's atomic block (inside the test's transaction), its release,
-    # the lock (with the stations' prep time) and the write of the order, its log row and message.
-    with django_assert_num_queries(4):
+    # The lock (with the stations' prep time) and the writes of the order, its log row and message.
+    with django_assert_num_queries(1):
         order_start_cooking(number=order.number, changed_by="chef")
 
     order.refresh_from_db()
@@ -313,3 +313,33 @@ def test_a_status_change_is_its_lock_and_one_write(db, django_assert_num_queries
         ("cooking", "chef"),
     ]
     assert json.loads(OutboxMessage.objects.order_by("id").last().body)["new_status"] == "cooking"
+
+
+@pytest.mark.parametrize("due_microsecond", [123400, 0], ids=["fraction-with-trailing-zeros", "whole-second"])
+def test_the_one_statement_status_update_is_the_message_python_writes(db, due_microsecond):
+    order = order_create(data=make_input())
+    order_start_cooking(number=order.number, changed_by="chef")
+    due = datetime(2031, 3, 14, 12, 30, 5, due_microsecond, tzinfo=UTC)
+    Order.objects.filter(pk=order.pk).update(estimated_completion=due)
+
+    ready, changed = order_mark_ready(number=order.number, changed_by="chef")
+
+    assert changed and (ready.status, ready.estimated_completion) == ("ready", due)
+    at = OrderStatusLog.objects.get(order=order, status="ready").changed_at
+    expected = dumps(status_update_message(order=ready, old_status="cooking", changed_by="chef", at=at))
+    assert OutboxMessage.objects.order_by("id").last().body == expected
+
+
+def test_the_one_statement_start_announces_the_due_time_it_wrote(db):
+    order = order_create(data=make_input(order_type="delivery"))
+
+    started, changed = order_start_cooking(number=order.number, changed_by="chef")
+
+    cooking = OrderStatusLog.objects.get(order=order, status="cooking")
+    assert changed and started.estimated_completion == Order.objects.get(pk=order.pk).estimated_completion
+    # A free item's order is due after its type's cooking time (delivery: 12 s, scaled).
+    assert started.estimated_completion - cooking.changed_at == cooking_time("delivery")
+    expected = dumps(
+        status_update_message(order=started, old_status="received", changed_by="chef", at=cooking.changed_at)
+    )
+    assert OutboxMessage.objects.order_by("id").last().body == expected
