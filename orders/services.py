@@ -365,20 +365,9 @@ def _move_at_once(number: str, move: str, *, changed_by: str, now, **fields: tup
     status or does not exist: the caller then takes the locking path, which says why."""
     transition = TRANSITIONS[move]
     [source] = transition.sources
-    stations = OrderItem.objects.filter(order=OuterRef(OuterRef("pk"))).values("station")  # two levels down
-    locked = (
-        Order.objects.filter(number=number, status=source)
-        .annotate(slowest_prep_seconds=slowest_prep_seconds(stations))
-        .values("id", "order_type", "slowest_prep_seconds")
-    )
-    lock_sql, lock_params = locked.query.sql_with_params()
-    table = Order._meta.db_table
-    # Written out: Django compiles select_for_update() only inside a transaction, and this is one.
-    lock_sql += f" FOR UPDATE OF {connection.ops.quote_name(table)}"
     sets = {"status": ("%s", [transition.target]), "updated_at": ("%s", [now]), **fields}
-    set_sql = ", ".join(
-        f"{Order._meta.get_field(name).column} = {expression}" for name, (expression, _) in sets.items()
-    )
+    sql, lock_params = _move_at_once_sql(source, tuple((name, expression) for name, (expression, _) in sets.items()))
+    lock_params = [number if param == _SPLICED else param for param in lock_params]
     set_params = [param for _, params in sets.values() for param in params]
     log_row = OrderStatusLog(status=transition.target, changed_by=changed_by, changed_at=now)
     outbox = outbox_row(exchange=NOTIFICATIONS_EXCHANGE, routing_key="", body="", created_at=now)
@@ -386,17 +375,6 @@ def _move_at_once(number: str, move: str, *, changed_by: str, now, **fields: tup
     spliced = Order(number=number, status=transition.target, estimated_completion=_SPLICED)
     message = status_update_message(order=spliced, old_status=source, changed_by=changed_by, at=now)
     body_head, body_tail = dumps(message).split(dumps(_SPLICED), 1)
-    returning = ", ".join(f"{table}.{field.column}" for field in Order._meta.concrete_fields)
-    body = f"%s || {_ISO_SQL.format('o.estimated_completion')} || %s"
-    log_insert = _insert_sql(OrderStatusLog, "%s", first={"order_id": "o.id"}, source="o")
-    message_insert = _insert_sql(OutboxMessage, "%s", first={"body": body}, source="o")
-    sql = f"""
-        WITH p AS ({lock_sql}),
-        o AS (UPDATE {table} SET {set_sql} FROM p WHERE {table}.id = p.id RETURNING {returning}),
-        l AS ({log_insert}),
-        m AS ({message_insert})
-        SELECT * FROM o
-    """
     log_json, outbox_json = _columns_json(log_row, skip={"order_id"}), _columns_json(outbox, skip={"body"})
     params = [*lock_params, *set_params, log_json, body_head, body_tail, outbox_json]  # in the statement's order
     with connection.cursor() as cursor:
@@ -407,6 +385,36 @@ def _move_at_once(number: str, move: str, *, changed_by: str, now, **fields: tup
     order = Order.from_db(connection.alias, [field.attname for field in Order._meta.concrete_fields], row)
     _log_transition(number, source, order.status, changed_by)
     return order
+
+
+@functools.cache
+def _move_at_once_sql(status: str, sets: tuple[tuple[str, str], ...]) -> tuple[str, tuple]:
+    """The statement of `_move_at_once` and its lock's parameters (the number as `_SPLICED`),
+    compiled once per move: the ORM's compiling costs more than the statement.
+
+    The lock is the order if it is in `status`, with its stations' slowest prep time (`p`)."""
+    stations = OrderItem.objects.filter(order=OuterRef(OuterRef("pk"))).values("station")  # two levels down
+    locked = (
+        Order.objects.filter(number=_SPLICED, status=status)
+        .annotate(slowest_prep_seconds=slowest_prep_seconds(stations))
+        .values("id", "order_type", "slowest_prep_seconds")
+    )
+    lock_sql, lock_params = locked.query.sql_with_params()
+    table = Order._meta.db_table
+    set_sql = ", ".join(f"{Order._meta.get_field(name).column} = {expression}" for name, expression in sets)
+    returning = ", ".join(f"{table}.{field.column}" for field in Order._meta.concrete_fields)
+    body = f"%s || {_ISO_SQL.format('o.estimated_completion')} || %s"
+    log_insert = _insert_sql(OrderStatusLog, "%s", first={"order_id": "o.id"}, source="o")
+    message_insert = _insert_sql(OutboxMessage, "%s", first={"body": body}, source="o")
+    # FOR UPDATE written out: Django compiles select_for_update() only inside a transaction, and this is one.
+    sql = f"""
+        WITH p AS ({lock_sql} FOR UPDATE OF {connection.ops.quote_name(table)}),
+        o AS (UPDATE {table} SET {set_sql} FROM p WHERE {table}.id = p.id RETURNING {returning}),
+        l AS ({log_insert}),
+        m AS ({message_insert})
+        SELECT * FROM o
+    """
+    return sql, lock_params
 
 
 # A timestamptz as JSON text exactly as Python's isoformat() of a UTC datetime writes it (null if NULL).
