@@ -66,7 +66,7 @@ def order_message(order: Order, items: list[OrderItem]) -> dict[str, Any]:
 
 def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE) -> Order:
     """Write a validated order, its items, its `received` log row and its order message, at once:
-    one statement (`_ORDER_INSERT`), so one database round trip and, outside a transaction, its own
+    one statement (`_order_insert_sql`), so one database round trip and, outside a transaction, its own
     atomic commit. The number comes from the day's counter in the same statement (gap-free)."""
     now = timezone.now()
     order = Order(
@@ -251,7 +251,7 @@ def _lock_order(number: str, *, with_prep: bool = False) -> Order:
 def _move(order: Order, move: str, *, changed_by: str, notes: str = "", **fields: Any) -> bool:
     """The only writer of status rows: apply the table's `move` to a locked order (setting `fields`
     too), with its log row and its status update in the outbox, in the caller's transaction (one
-    statement: `_MOVE_SQL`). False (and nothing written) when the order is already in the move's
+    statement: `_move_sql`). False (and nothing written) when the order is already in the move's
     target status."""
     transition = TRANSITIONS[move]
     if order.status == transition.target:
