@@ -8,6 +8,7 @@ the table does not allow raises `TransitionNotAllowed`. Each returns `(order, ch
 
 import functools
 import json
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -308,48 +309,44 @@ def _move_sql(columns: tuple[str, ...]) -> str:
 def order_start_cooking(*, number: str, changed_by: str) -> StatusChange:
     """received → cooking, by `changed_by` (who also becomes `processed_by`), due when its slowest
     station is done (`preparation_time`). Already cooking: no-op (a redelivery resumes the cook)."""
-    # The usual case in one statement; any other (not received, unknown) through the lock below.
     due = f"%s + make_interval(secs => coalesce(nullif(p.slowest_prep_seconds, 0) * %s, {_COOKING_SECONDS_SQL} * %s))"
-    now = timezone.now()
-    scale = settings.COOKING_TIME_SCALE
-    order = _move_at_once(
+    now, scale = timezone.now(), settings.COOKING_TIME_SCALE
+    return _move_by_number(
         number,
         "start_cooking",
         changed_by=changed_by,
         now=now,
-        processed_by=("%s", [changed_by]),
-        estimated_completion=(due, [now, scale, scale]),
+        at_once={"processed_by": ("%s", [changed_by]), "estimated_completion": (due, [now, scale, scale])},
+        locked=lambda order: {"processed_by": changed_by, "estimated_completion": now + preparation_time(order)},
+        with_prep=True,
     )
-    if order is not None:
-        return StatusChange(order, True)
-    with transaction.atomic():
-        order = _lock_order(number, with_prep=True)
-        due = timezone.now() + preparation_time(order)
-        changed = _move(
-            order, "start_cooking", changed_by=changed_by, processed_by=changed_by, estimated_completion=due
-        )
-    return StatusChange(order, changed)
 
 
 def order_mark_ready(*, number: str, changed_by: str) -> StatusChange:
     """cooking → ready, with `completed_at`."""
     now = timezone.now()
-    order = _move_at_once(
+    return _move_by_number(
         number,
         "mark_ready",
         changed_by=changed_by,
         now=now,
-        processed_by=("%s", [changed_by]),
-        completed_at=("%s", [now]),
+        at_once={"processed_by": ("%s", [changed_by]), "completed_at": ("%s", [now])},
+        locked=lambda order: {"processed_by": changed_by, "completed_at": now},
     )
+
+
+def _move_by_number(
+    number: str, move: str, *, changed_by: str, now, at_once: dict, locked: Callable, with_prep: bool = False
+) -> StatusChange:
+    """The usual case in one statement (`_move_at_once`, setting `at_once`); any other (already
+    moved, another status, an unknown number) through the lock and `_move` (setting
+    `locked(order)`), which say why."""
+    order = _move_at_once(number, move, changed_by=changed_by, now=now, **at_once)
     if order is not None:
         return StatusChange(order, True)
     with transaction.atomic():
-        order = _lock_order(number)
-        changed = _move(
-            order, "mark_ready", changed_by=changed_by, processed_by=changed_by, completed_at=timezone.now()
-        )
-    return StatusChange(order, changed)
+        order = _lock_order(number, with_prep=with_prep)
+        return StatusChange(order, _move(order, move, changed_by=changed_by, **locked(order)))
 
 
 _COOKING_SECONDS_SQL = (
