@@ -124,7 +124,7 @@ DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["ENGINE"] = "restaurant.db"
 # Fail fast when PostgreSQL is unreachable: the API must answer 503 within 5 s.
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 2)
-# Sync processes (gunicorn's sync workers, the relay, workers) keep one connection each
+# Sync processes (the web process's threads, the relay, workers) keep one connection each
 # (CONN_MAX_AGE), checked before reuse. Under ASGI (daphne) Django handles each request on a fresh
 # thread, so per-thread connections would pile up: set DATABASE_POOL_SIZE there for a psycopg pool.
 DATABASE_POOL_SIZE = _read("DATABASE_POOL_SIZE", env.int, default=0)

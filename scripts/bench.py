@@ -55,9 +55,11 @@ from bench_stack import (
 )
 
 PHASES = ("intake", "rate-limit", "loop", "drain", "pipeline", "display")
-SERVERS = ("procfile", "daphne", "gunicorn-sync", "gunicorn-uvicorn")
+SERVERS = ("procfile", "daphne", "gunicorn-sync", "gunicorn-gthread", "gunicorn-uvicorn")
 # (server, workers, CONN_MAX_AGE, psycopg pool size or None): what --matrix runs, as in docs/benchmarks.md.
 MATRIX = [
+    ("procfile", 2, None, None),
+    ("gunicorn-gthread", 3, None, None),
     ("daphne", 1, 0, 4),
     ("gunicorn-sync", 2, 60, None),
     ("gunicorn-sync", 3, 60, None),

@@ -288,9 +288,12 @@ def server_command(server: str, workers: int, port: int) -> list[str]:
     """The serving setups of docs/benchmarks.md's matrix (`procfile` is procfile_command)."""
     if server == "daphne":
         return [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "restaurant.asgi:application"]
-    gunicorn = [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "-w", str(workers), "-b", f"127.0.0.1:{port}"]
+    config = str(REPO / "scripts" / "gunicorn.conf.py")
+    gunicorn = [str(BIN / "gunicorn"), "--config", config, "-w", str(workers), "-b", f"127.0.0.1:{port}"]
     if server == "gunicorn-sync":
-        return [*gunicorn, "restaurant.wsgi:application"]
+        return [*gunicorn, "-k", "sync", "restaurant.wsgi:application"]
+    if server == "gunicorn-gthread":
+        return [*gunicorn, "-k", "gthread", "restaurant.wsgi:application"]
     if server == "gunicorn-uvicorn":
         return [*gunicorn, "-k", "uvicorn_worker.UvicornWorker", "restaurant.asgi:application"]
     raise ValueError(server)

@@ -264,8 +264,7 @@ def manage(*args: str) -> list[str]:
 def start_web(processes, name: str = "web", **env: str) -> str:
     """The web process of the Procfile on a free port; returns its base URL once it answers."""
     port = free_port()
-    command = [PYTHON, "-m", "gunicorn", "--config", "gunicorn.conf.py", "restaurant.wsgi:application"]
-    processes(name, command, **{"PORT": str(port), "WEB_CONCURRENCY": "2", **env})
+    processes(name, [PYTHON, "-m", "restaurant.serve"], **{"PORT": str(port), "WEB_CONCURRENCY": "2", **env})
     url = f"http://127.0.0.1:{port}"
 
     def answers():

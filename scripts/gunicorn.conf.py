@@ -1,9 +1,8 @@
-"""gunicorn settings for the web process (Procfile): the HTTP API, health and admin.
+"""gunicorn settings of the bench's gunicorn setups (`scripts/bench.py --server gunicorn-*`), which
+docs/benchmarks.md compares with the web process (restaurant/serve.py, granian).
 
-Threaded workers (gthread) with HTTP keep-alive: a client that sends many orders keeps its
-connection instead of paying an accept and a close per order, and each thread keeps one database
-connection, so the number of connections is fixed (workers × threads) whatever the load
-(docs/benchmarks.md). gunicorn's own lines are JSON like everyone else's (SPEC §7).
+Threaded workers (gthread, the web process's setup until granian) with HTTP keep-alive, unless the
+command line says `-k`; gunicorn's own lines are JSON like everyone else's (SPEC §7).
 """
 
 import os
