@@ -48,6 +48,9 @@ class OutboxRelay(ReconnectingLoop):
     lost_message = "Relay lost a connection, retrying in {delay:.1f}s"
     transient_errors = (AMQPError, DatabaseError, psycopg.Error, OSError)
     confirm_timeout = 30.0  # s a batch may wait for its confirms (the advisory lock is held meanwhile)
+    # s to let more rows commit after a batch that was not full: under steady load a batch per
+    # commit costs a transaction and a confirm round trip per message; this makes it one per ~10 ms.
+    gather_window = 0.01
 
     def __init__(self, *, stop: StopFlag, batch_size: int = 500, poll_interval: float | None = None) -> None:
         super().__init__(stop=stop)
@@ -69,6 +72,8 @@ class OutboxRelay(ReconnectingLoop):
             self.purge_old_rows()
             if published == 0:
                 self.wait_for_work()
+            else:
+                self.gather()
         return published > 0
 
     def shutdown(self) -> None:
@@ -92,12 +97,9 @@ class OutboxRelay(ReconnectingLoop):
         """Publish up to `batch_size` pending rows in id order; returns how many were confirmed
         (and marked). A failure is raised once the confirmed rows before it are committed."""
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RELAY_LOCK_KEY])
-                (locked,) = cursor.fetchone()
-            if not locked:
-                return 0  # another relay is publishing: stand by
-            rows = list(OutboxMessage.objects.filter(published_at__isnull=True).order_by("id")[: self.batch_size])
+            rows = self.lock_and_select()
+            if not rows:
+                return 0  # nothing pending, or another relay is publishing: stand by
             done, failure = self.publish(rows)
             if isinstance(failure, UnroutableError):
                 # An order message must reach a kitchen queue: redeclare (a queue was deleted) and retry once.
@@ -123,6 +125,18 @@ class OutboxRelay(ReconnectingLoop):
         if failure is not None:
             raise failure
         return done
+
+    def lock_and_select(self) -> list[OutboxMessage]:
+        """The advisory lock and, only if it was taken, the oldest pending rows: one round trip."""
+        pending = OutboxMessage.objects.filter(published_at__isnull=True).order_by("id")[: self.batch_size]
+        sql, params = pending.query.sql_with_params()
+        return list(
+            OutboxMessage.objects.raw(
+                f"WITH relay_lock AS (SELECT pg_try_advisory_xact_lock(%s) AS taken) "
+                f"SELECT pending.* FROM relay_lock, ({sql}) AS pending WHERE relay_lock.taken",
+                [RELAY_LOCK_KEY, *params],
+            )
+        )
 
     def publish(self, rows: list[OutboxMessage]) -> tuple[int, Exception | None]:
         """Publish `rows` all at once; how many of them, from the first, the broker took, and why
@@ -164,6 +178,13 @@ class OutboxRelay(ReconnectingLoop):
             for _ in self.listener.notifies(timeout=min(remaining, 1.0), stop_after=1):
                 return
             self.publisher.service()
+
+    def gather(self) -> None:
+        """Busy, but the last batch was not full: give the writers `gather_window` to commit more
+        rows, and drop the NOTIFYs of the rows the next batch will take anyway."""
+        self.publisher.service(self.gather_window)
+        for _ in self.listener.notifies(timeout=0):
+            pass
 
     def purge_old_rows(self) -> None:
         """Published rows are kept a week for operators, then deleted (checked hourly)."""

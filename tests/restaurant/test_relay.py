@@ -11,6 +11,7 @@ import psycopg
 import pytest
 import requests
 from django.db import connections, transaction
+from django.test.utils import CaptureQueriesContext
 from pika.exceptions import AMQPError, NackError, UnroutableError
 
 from restaurant import broker
@@ -173,6 +174,28 @@ def test_publish_batch_stands_by_while_another_relay_holds_the_lock(outbox_relay
     assert outbox_relay.publish_batch() == 1
     [(_, _, body)] = get_messages(amqp_channel, probe, 1)
     assert json.loads(body)["order_number"] == order.number
+
+
+def test_a_batch_is_one_transaction_whose_lock_and_select_are_one_statement(outbox_relay):
+    create_order(), create_order()
+
+    with CaptureQueriesContext(connections["default"]) as queries:
+        assert outbox_relay.publish_batch() == 2
+
+    statements = [query["sql"].split()[0] for query in queries]
+    assert statements == ["BEGIN", "WITH", "UPDATE", "COMMIT"], queries.captured_queries
+
+
+def test_after_a_batch_that_was_not_full_the_relay_gathers_then_drops_the_notifies_of_what_it_took(outbox_relay):
+    create_order()
+    outbox_relay.gather_window = 0.2  # the insert's NOTIFY is on the listener connection by then
+
+    started = time.monotonic()
+    assert outbox_relay.step() is True  # published the row, then gathered
+
+    assert time.monotonic() - started >= 0.2
+    assert list(outbox_relay.listener.notifies(timeout=0)) == []
+    assert OutboxMessage.objects.get().published_at is not None
 
 
 def test_status_update_without_any_subscriber_is_done_and_does_not_block_the_outbox(outbox_relay, amqp_channel):
