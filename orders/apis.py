@@ -29,10 +29,12 @@ from restaurant.openapi import (
     error_response,
     retry_after_header,
 )
+from restaurant.throttling import CountedInTheWrite
 
 
-class OrderCreateApi(APIView):
-    """POST /orders (SPEC §3). Bad input raises ApplicationError, rendered by restaurant.api."""
+class OrderCreateApi(CountedInTheWrite, APIView):
+    """POST /orders (SPEC §3). Bad input raises ApplicationError, rendered by restaurant.api. Its rate
+    limit is counted in `order_create`'s statement (restaurant/throttling.py)."""
 
     throttle_scope = "orders"
     parser_classes = [OrderJSONParser]
@@ -41,7 +43,7 @@ class OrderCreateApi(APIView):
     @order_create_schema
     def post(self, request):
         data = validate_order(order_json(request))
-        order = order_create(data=data)
+        order = order_create(data=data, rate_count=request.rate_count)
         return Response(
             {"order_number": order.number, "status": order.status, "total_amount": order.total_amount},
             status=status.HTTP_201_CREATED,
@@ -244,3 +246,7 @@ class OrderCollectionApi(OrderListApi, OrderCreateApi):
     @property
     def throttle_scope(self) -> str:
         return self.method_view.throttle_scope
+
+    @property
+    def counted_in_the_write(self) -> bool:
+        return getattr(self.method_view, "counted_in_the_write", False)

@@ -22,10 +22,12 @@ from menu.selectors import slowest_prep_seconds
 from orders.errors import ItemMarkRefused, ItemNotFound, OrderNotFound, RecallExpired, TransitionNotAllowed
 from orders.models import TRANSITIONS, DailyOrderCounter, Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.validation import OrderInput
+from restaurant import throttling
 from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE, dumps, order_routing_key
 from restaurant.logging import service_logger
 from restaurant.models import OutboxMessage
 from restaurant.outbox import outbox_row
+from restaurant.throttling import RateCount, RateLimitExceeded
 
 # Transitions are logged under the service of the process making them (web, worker, …).
 log = service_logger()
@@ -65,10 +67,13 @@ def order_message(order: Order, items: list[OrderItem]) -> dict[str, Any]:
     }
 
 
-def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE) -> Order:
+def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE, rate_count: RateCount | None = None) -> Order:
     """Write a validated order, its items, its `received` log row and its order message, at once:
     one statement (`_order_insert_sql`), so one database round trip and, outside a transaction, its own
-    atomic commit. The number comes from the day's counter in the same statement (gap-free)."""
+    atomic commit. The number comes from the day's counter in the same statement (gap-free).
+
+    With `rate_count` (POST /orders' rate limit, restaurant/throttling.py) the statement counts the
+    request too, and writes nothing when that count is over the limit: RateLimitExceeded."""
     now = timezone.now()
     order = Order(
         number=_SPLICED,
@@ -108,8 +113,10 @@ def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE) -> Order:
     body_head, body_tail = dumps(order_message(order, items)).split(dumps(_SPLICED), 1)
     with connection.cursor() as cursor:
         cursor.execute(
-            _order_insert_sql(),
+            _order_insert_sql(counted=rate_count is not None),
             {
+                **(rate_count.params() if rate_count else {}),
+                "throttle_limit": rate_count.limit if rate_count else None,
                 "day": now.date(),
                 "prefix": format_order_number(now.date(), 0)[:-3],
                 "order": _columns_json(order, skip={"number"}),
@@ -120,7 +127,11 @@ def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE) -> Order:
                 "body_tail": body_tail,
             },
         )
-        order.pk, order.number, item_ids = cursor.fetchone()
+        order.pk, order.number, item_ids, *counted = cursor.fetchone()
+    if rate_count is not None:
+        rate_count.record(*counted)
+        if rate_count.exceeded:
+            raise RateLimitExceeded(rate_count)
     for item, item_id in zip(items, item_ids, strict=True):
         item.pk, item.order = item_id, order
     details = {"order_number": order.number, "total_amount": order.total_amount, "priority": order.priority}
@@ -154,9 +165,10 @@ def _column_value(value: Any) -> str:
 
 
 @functools.cache
-def _order_insert_sql() -> str:
+def _order_insert_sql(*, counted: bool = False) -> str:
     """The counter's next number, the order, its items, its `received` row and its outbox message:
-    one data-modifying CTE. Every column is named from the models (a new field is written too)."""
+    one data-modifying CTE. Every column is named from the models (a new field is written too).
+    `counted`: the rate limit's count first (`t`), and the rest only when it is within the limit."""
     counter = DailyOrderCounter._meta.db_table
     number = "%(prefix)s || lpad(c.last_number::text, greatest(3, length(c.last_number::text)), '0')"
     order = _insert_sql(Order, "%(order)s", first={"number": number}, source="c", returning="RETURNING id, number")
@@ -166,9 +178,11 @@ def _order_insert_sql() -> str:
     log_row = _insert_sql(OrderStatusLog, "%(log)s", first={"order_id": "o.id"}, source="o")
     body = "%(body_head)s || to_json(o.number)::text || %(body_tail)s"
     message = _insert_sql(OutboxMessage, "%(outbox)s", first={"body": body}, source="o")
+    within_limit = "FROM t WHERE t.hits <= %(throttle_limit)s" if counted else ""
     return f"""
-        WITH c AS (
-            INSERT INTO {counter} (day, last_number) VALUES (%(day)s, 1)
+        WITH {f"t AS ({throttling.COUNT})," if counted else ""}
+        c AS (
+            INSERT INTO {counter} (day, last_number) SELECT %(day)s, 1 {within_limit}
             ON CONFLICT (day) DO UPDATE SET last_number = {counter}.last_number + 1
             RETURNING last_number
         ),
@@ -176,7 +190,8 @@ def _order_insert_sql() -> str:
         i AS ({items}),
         l AS ({log_row}),
         m AS ({message})
-        SELECT o.id, o.number, ARRAY(SELECT id FROM i ORDER BY id) FROM o
+        SELECT o.id, o.number, ARRAY(SELECT id FROM i ORDER BY id)
+            {", t.hits, t.seconds_left FROM t LEFT JOIN o ON true" if counted else "FROM o"}
     """
 
 

@@ -1,5 +1,6 @@
 """restaurant/throttling.py in-process (Django's test client, the real PostgreSQL): one statement per
-throttled request, windows that open again, and the purge of the windows that are over. The limits
+throttled request (none for an order: its count is in the order's statement), windows that open
+again, and the purge of the windows that are over. The limits
 as a client of a real web process sees them are in tests/tracking/test_throttling.py."""
 
 from datetime import timedelta
@@ -9,9 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from restaurant.models import ThrottleCounter
+from orders.models import DailyOrderCounter, Order, OrderStatusLog
+from restaurant.models import OutboxMessage, ThrottleCounter
 from restaurant.throttling import DatabaseRateThrottle, parse_rate
-from tests.support import wait_for
+from tests.support import order_payload, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +83,63 @@ def test_requests_without_a_client_address_share_one_budget(client, limit):
 
     assert answers == [200, 429]
     assert hits("") == 2
+
+
+# --- POST /orders: the count is taken in the order's own statement (CountedInTheWrite) -------------
+
+
+def order_hits() -> int | None:
+    return ThrottleCounter.objects.filter(scope="orders").values_list("hits", flat=True).first()
+
+
+def written_orders() -> tuple[list[str], int]:
+    """The orders' numbers and the day's counter."""
+    return sorted(Order.objects.values_list("number", flat=True)), DailyOrderCounter.objects.get().last_number
+
+
+def post_order(client, payload=None):
+    return client.post("/orders", payload or order_payload(), content_type="application/json")
+
+
+def test_a_throttled_order_costs_no_statement_more_than_an_unthrottled_one(client, limit):
+    with CaptureQueriesContext(connection) as unthrottled:
+        assert post_order(client).status_code == 201
+    limit("orders", "1000000/min")
+
+    with CaptureQueriesContext(connection) as throttled:
+        assert post_order(client).status_code == 201
+
+    assert len(throttled) == len(unthrottled) == 1
+    assert "INSERT INTO throttle_counter" in throttled.captured_queries[0]["sql"]
+    assert order_hits() == 1 and Order.objects.count() == 2
+
+
+def test_an_order_over_the_limit_is_refused_counted_and_writes_nothing(client, limit):
+    limit("orders", "2/min")
+    numbers = [post_order(client).json()["order_number"] for _ in range(2)]
+    written = written_orders()
+
+    refused = post_order(client)
+
+    assert refused.status_code == 429 and refused.json()["code"] == "throttled"
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert written == (sorted(numbers), 2)
+    assert written_orders() == written
+    assert OrderStatusLog.objects.count() == 2 and OutboxMessage.objects.count() == 2
+    assert order_hits() == 3
+    limit("orders", "4/min")
+    assert post_order(client).json()["order_number"].endswith("003")  # gap-free after a refusal
+
+
+def test_a_refused_bad_order_is_counted_on_its_own_and_answered_429_once_over(client, limit):
+    limit("orders", "1/min")
+    bad = order_payload(items=[])
+
+    with CaptureQueriesContext(connection) as first:
+        assert post_order(client, bad).status_code == 400
+    statements = [query["sql"].split("(")[0].strip() for query in first.captured_queries]
+    assert statements == ["INSERT INTO throttle_counter AS counter"]
+
+    assert post_order(client, bad).status_code == 429
+    assert post_order(client).status_code == 429  # the bad ones used the budget
+    assert order_hits() == 3 and not Order.objects.exists()
