@@ -248,6 +248,15 @@ class StatusChange(NamedTuple):
     changed: bool  # False when the order already was in the status asked for
 
 
+class AlsoUpdate(NamedTuple):
+    """An UPDATE of another table that a move makes too, only when the order moved: in the move's
+    own statement (as a CTE gated on the moved row) or, on the locking path, in its transaction.
+    `sql` ends with its WHERE clause (a condition is appended to it); `params` are positional."""
+
+    sql: str
+    params: tuple = ()
+
+
 def _lock_order(number: str, *, with_prep: bool = False) -> Order:
     """The order, row-locked until the caller's transaction ends: the compare half of every
     compare-and-set of a status, so a redelivery or a zombie worker can never log a status twice.
@@ -337,8 +346,8 @@ def order_start_cooking(*, number: str, changed_by: str) -> StatusChange:
     )
 
 
-def order_mark_ready(*, number: str, changed_by: str) -> StatusChange:
-    """cooking → ready, with `completed_at`."""
+def order_mark_ready(*, number: str, changed_by: str, also: AlsoUpdate | None = None) -> StatusChange:
+    """cooking → ready, with `completed_at`; and `also` (a worker's count) when it moved."""
     now = timezone.now()
     return _move_by_number(
         number,
@@ -347,21 +356,34 @@ def order_mark_ready(*, number: str, changed_by: str) -> StatusChange:
         now=now,
         at_once={"processed_by": ("%s", [changed_by]), "completed_at": ("%s", [now])},
         locked=lambda order: {"processed_by": changed_by, "completed_at": now},
+        also=also,
     )
 
 
 def _move_by_number(
-    number: str, move: str, *, changed_by: str, now, at_once: dict, locked: Callable, with_prep: bool = False
+    number: str,
+    move: str,
+    *,
+    changed_by: str,
+    now,
+    at_once: dict,
+    locked: Callable,
+    with_prep: bool = False,
+    also: AlsoUpdate | None = None,
 ) -> StatusChange:
     """The usual case in one statement (`_move_at_once`, setting `at_once`); any other (already
     moved, another status, an unknown number) through the lock and `_move` (setting
-    `locked(order)`), which say why."""
-    order = _move_at_once(number, move, changed_by=changed_by, now=now, **at_once)
+    `locked(order)`), which say why. `also` is written with the move, and only when it moved."""
+    order = _move_at_once(number, move, changed_by=changed_by, now=now, also=also, fields=at_once)
     if order is not None:
         return StatusChange(order, True)
     with transaction.atomic():
         order = _lock_order(number, with_prep=with_prep)
-        return StatusChange(order, _move(order, move, changed_by=changed_by, **locked(order)))
+        moved = _move(order, move, changed_by=changed_by, **locked(order))
+        if moved and also is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(also.sql, also.params)
+        return StatusChange(order, moved)
 
 
 _COOKING_SECONDS_SQL = (
@@ -369,7 +391,9 @@ _COOKING_SECONDS_SQL = (
 )
 
 
-def _move_at_once(number: str, move: str, *, changed_by: str, now, **fields: tuple[str, list]) -> Order | None:
+def _move_at_once(
+    number: str, move: str, *, changed_by: str, now, fields: dict[str, tuple[str, list]], also: AlsoUpdate | None
+) -> Order | None:
     """`_move` for an order in the move's one source status, as one statement: the lock, the
     order's new columns (`fields`: SQL expressions over `p`, the locked row with its stations'
     slowest prep time, and their parameters), its log row and its status update. In autocommit it
@@ -378,7 +402,8 @@ def _move_at_once(number: str, move: str, *, changed_by: str, now, **fields: tup
     transition = TRANSITIONS[move]
     [source] = transition.sources
     sets = {"status": ("%s", [transition.target]), "updated_at": ("%s", [now]), **fields}
-    sql, lock_params = _move_at_once_sql(source, tuple((name, expression) for name, (expression, _) in sets.items()))
+    sets_sql = tuple((name, expression) for name, (expression, _) in sets.items())
+    sql, lock_params = _move_at_once_sql(source, sets_sql, also.sql if also else None)
     lock_params = [number if param == _SPLICED else param for param in lock_params]
     set_params = [param for _, params in sets.values() for param in params]
     log_row = OrderStatusLog(status=transition.target, changed_by=changed_by, changed_at=now)
@@ -388,7 +413,8 @@ def _move_at_once(number: str, move: str, *, changed_by: str, now, **fields: tup
     message = status_update_message(order=spliced, old_status=source, changed_by=changed_by, at=now)
     body_head, body_tail = dumps(message).split(dumps(_SPLICED), 1)
     log_json, outbox_json = _columns_json(log_row, skip={"order_id"}), _columns_json(outbox, skip={"body"})
-    params = [*lock_params, *set_params, log_json, body_head, body_tail, outbox_json]  # in the statement's order
+    also_params = also.params if also else ()
+    params = [*lock_params, *set_params, log_json, body_head, body_tail, outbox_json, *also_params]  # statement's order
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -400,7 +426,7 @@ def _move_at_once(number: str, move: str, *, changed_by: str, now, **fields: tup
 
 
 @functools.cache
-def _move_at_once_sql(status: str, sets: tuple[tuple[str, str], ...]) -> tuple[str, tuple]:
+def _move_at_once_sql(status: str, sets: tuple[tuple[str, str], ...], also: str | None) -> tuple[str, tuple]:
     """The statement of `_move_at_once` and its lock's parameters (the number as `_SPLICED`),
     compiled once per move: the ORM's compiling costs more than the statement.
 
@@ -423,7 +449,7 @@ def _move_at_once_sql(status: str, sets: tuple[tuple[str, str], ...]) -> tuple[s
         WITH p AS ({lock_sql} FOR UPDATE OF {connection.ops.quote_name(table)}),
         o AS (UPDATE {table} SET {set_sql} FROM p WHERE {table}.id = p.id RETURNING {returning}),
         l AS ({log_insert}),
-        m AS ({message_insert})
+        m AS ({message_insert}){f", a AS ({also} AND EXISTS (SELECT FROM o))" if also else ""}
         SELECT * FROM o
     """
     return sql, lock_params

@@ -10,6 +10,9 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from kitchen.models import Worker
+from kitchen.services import worker_finish_order, worker_register
+from orders.errors import TransitionNotAllowed
 from orders.models import DailyOrderCounter, Order, OrderItem, OrderStatusLog
 from orders.services import cooking_time, order_create, order_mark_ready, order_start_cooking, status_update_message
 from orders.validation import ChosenModifier, ItemInput, OrderInput
@@ -313,6 +316,32 @@ def test_a_status_change_is_one_statement(db, django_assert_num_queries):
         ("cooking", "chef"),
     ]
     assert json.loads(OutboxMessage.objects.order_by("id").last().body)["new_status"] == "cooking"
+
+
+def test_a_workers_ready_is_one_statement_that_counts_the_order_once(db, django_assert_num_queries):
+    order = order_create(data=make_input())
+    worker_register(name="chef", order_types=None, heartbeat_interval=30, instance_id="i")
+    order_start_cooking(number=order.number, changed_by="chef")
+
+    # The lock, the order's columns, its log row, its message and the worker's count.
+    with django_assert_num_queries(1):
+        ready, changed = worker_finish_order(number=order.number, worker_name="chef")
+    again, changed_again = worker_finish_order(number=order.number, worker_name="chef")  # a redelivery
+
+    assert (changed, changed_again) == (True, False) and ready.status == again.status == "ready"
+    assert Worker.objects.get(name="chef").orders_processed == 1
+    assert OrderStatusLog.objects.filter(order=order, status="ready").count() == 1
+
+
+def test_a_move_that_is_refused_writes_nothing_of_what_it_would_also_update(db):
+    order = order_create(data=make_input())
+    worker_register(name="chef", order_types=None, heartbeat_interval=30, instance_id="i")
+
+    with pytest.raises(TransitionNotAllowed):  # received: not cooking yet
+        worker_finish_order(number=order.number, worker_name="chef")
+
+    assert Worker.objects.get(name="chef").orders_processed == 0
+    assert Order.objects.get(pk=order.pk).status == "received"
 
 
 @pytest.mark.parametrize("due_microsecond", [123400, 0], ids=["fraction-with-trailing-zeros", "whole-second"])
