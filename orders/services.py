@@ -374,7 +374,7 @@ def _move_by_number(
     """The usual case in one statement (`_move_at_once`, setting `at_once`); any other (already
     moved, another status, an unknown number) through the lock and `_move` (setting
     `locked(order)`), which say why. `also` is written with the move, and only when it moved."""
-    order = _move_at_once(number, move, changed_by=changed_by, now=now, also=also, fields=at_once)
+    order = _move_at_once(number, move, changed_by=changed_by, now=now, also=also, fields=at_once, with_prep=with_prep)
     if order is not None:
         return StatusChange(order, True)
     with transaction.atomic():
@@ -392,18 +392,25 @@ _COOKING_SECONDS_SQL = (
 
 
 def _move_at_once(
-    number: str, move: str, *, changed_by: str, now, fields: dict[str, tuple[str, list]], also: AlsoUpdate | None
+    number: str,
+    move: str,
+    *,
+    changed_by: str,
+    now,
+    fields: dict[str, tuple[str, list]],
+    also: AlsoUpdate | None,
+    with_prep: bool,
 ) -> Order | None:
     """`_move` for an order in the move's one source status, as one statement: the lock, the
-    order's new columns (`fields`: SQL expressions over `p`, the locked row with its stations'
-    slowest prep time, and their parameters), its log row and its status update. In autocommit it
+    order's new columns (`fields`: SQL expressions over `p`, the locked row, `with_prep` with its
+    stations' slowest prep time, and their parameters), its log row and its status update. In autocommit it
     is its own transaction: one round trip. None (nothing written) when the order is not in that
     status or does not exist: the caller then takes the locking path, which says why."""
     transition = TRANSITIONS[move]
     [source] = transition.sources
     sets = {"status": ("%s", [transition.target]), "updated_at": ("%s", [now]), **fields}
     sets_sql = tuple((name, expression) for name, (expression, _) in sets.items())
-    sql, lock_params = _move_at_once_sql(source, sets_sql, also.sql if also else None)
+    sql, lock_params = _move_at_once_sql(source, sets_sql, also.sql if also else None, with_prep)
     lock_params = [number if param == _SPLICED else param for param in lock_params]
     set_params = [param for _, params in sets.values() for param in params]
     log_row = OrderStatusLog(status=transition.target, changed_by=changed_by, changed_at=now)
@@ -426,17 +433,18 @@ def _move_at_once(
 
 
 @functools.cache
-def _move_at_once_sql(status: str, sets: tuple[tuple[str, str], ...], also: str | None) -> tuple[str, tuple]:
+def _move_at_once_sql(
+    status: str, sets: tuple[tuple[str, str], ...], also: str | None, with_prep: bool
+) -> tuple[str, tuple]:
     """The statement of `_move_at_once` and its lock's parameters (the number as `_SPLICED`),
     compiled once per move: the ORM's compiling costs more than the statement.
 
-    The lock is the order if it is in `status`, with its stations' slowest prep time (`p`)."""
-    stations = OrderItem.objects.filter(order=OuterRef(OuterRef("pk"))).values("station")  # two levels down
-    locked = (
-        Order.objects.filter(number=_SPLICED, status=status)
-        .annotate(slowest_prep_seconds=slowest_prep_seconds(stations))
-        .values("id", "order_type", "slowest_prep_seconds")
-    )
+    The lock is the order if it is in `status` (`p`), `with_prep` with its stations' slowest prep time."""
+    locked = Order.objects.filter(number=_SPLICED, status=status)
+    if with_prep:
+        stations = OrderItem.objects.filter(order=OuterRef(OuterRef("pk"))).values("station")  # two levels down
+        locked = locked.annotate(slowest_prep_seconds=slowest_prep_seconds(stations))
+    locked = locked.values("id", "order_type", *(["slowest_prep_seconds"] if with_prep else []))
     lock_sql, lock_params = locked.query.sql_with_params()
     table = Order._meta.db_table
     set_sql = ", ".join(f"{Order._meta.get_field(name).column} = {expression}" for name, expression in sets)
