@@ -403,9 +403,10 @@ def _move_at_once(
 ) -> Order | None:
     """`_move` for an order in the move's one source status, as one statement: the lock, the
     order's new columns (`fields`: SQL expressions over `p`, the locked row, `with_prep` with its
-    stations' slowest prep time, and their parameters), its log row and its status update. In autocommit it
-    is its own transaction: one round trip. None (nothing written) when the order is not in that
-    status or does not exist: the caller then takes the locking path, which says why."""
+    stations' slowest prep time, and their parameters), its log row, its status update and `also`
+    (gated on the moved row). In autocommit it is its own transaction: one round trip. None
+    (nothing written) when the order is not in that status or does not exist: the caller then takes
+    the locking path, which says why."""
     transition = TRANSITIONS[move]
     [source] = transition.sources
     sets = {"status": ("%s", [transition.target]), "updated_at": ("%s", [now]), **fields}
