@@ -22,11 +22,11 @@ from menu.selectors import slowest_prep_seconds
 from orders.errors import ItemMarkRefused, ItemNotFound, OrderNotFound, RecallExpired, TransitionNotAllowed
 from orders.models import TRANSITIONS, DailyOrderCounter, Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.validation import OrderInput
-from restaurant import throttling
 from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE, dumps, order_routing_key
 from restaurant.logging import service_logger
 from restaurant.models import OutboxMessage
 from restaurant.outbox import outbox_row
+from restaurant.throttling import COUNT as RATE_COUNT_SQL
 from restaurant.throttling import RateCount, RateLimitExceeded
 
 # Transitions are logged under the service of the process making them (web, worker, …).
@@ -116,7 +116,6 @@ def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE, rate_coun
             _order_insert_sql(counted=rate_count is not None),
             {
                 **(rate_count.params() if rate_count else {}),
-                "throttle_limit": rate_count.limit if rate_count else None,
                 "day": now.date(),
                 "prefix": format_order_number(now.date(), 0)[:-3],
                 "order": _columns_json(order, skip={"number"}),
@@ -180,7 +179,7 @@ def _order_insert_sql(*, counted: bool = False) -> str:
     message = _insert_sql(OutboxMessage, "%(outbox)s", first={"body": body}, source="o")
     within_limit = "FROM t WHERE t.hits <= %(throttle_limit)s" if counted else ""
     return f"""
-        WITH {f"t AS ({throttling.COUNT})," if counted else ""}
+        WITH {f"t AS ({RATE_COUNT_SQL})," if counted else ""}
         c AS (
             INSERT INTO {counter} (day, last_number) SELECT %(day)s, 1 {within_limit}
             ON CONFLICT (day) DO UPDATE SET last_number = {counter}.last_number + 1

@@ -61,7 +61,13 @@ class RateCount:
     seconds_left: float = 0.0
 
     def params(self) -> dict[str, object]:
-        return {"throttle_scope": self.scope, "throttle_client": self.client, "throttle_period": self.period}
+        """COUNT's parameters, and the limit, for a statement that writes only within it."""
+        return {
+            "throttle_scope": self.scope,
+            "throttle_client": self.client,
+            "throttle_period": self.period,
+            "throttle_limit": self.limit,
+        }
 
     def record(self, hits: int, seconds_left: float) -> None:
         self.hits, self.seconds_left = hits, seconds_left
@@ -141,12 +147,12 @@ class CountedInTheWrite:
         return request
 
     def finalize_response(self, request, response, *args, **kwargs):
-        if getattr(request, "rate_count", None) is not None and request.rate_count.hits is not None:
+        if request.rate_count is not None and request.rate_count.hits is not None:
             purge_now_and_then()
         return super().finalize_response(request, response, *args, **kwargs)
 
     def handle_exception(self, exc):
-        count = getattr(self.request, "rate_count", None)
+        count = self.request.rate_count
         if isinstance(exc, RateLimitExceeded):
             exc = Throttled(wait=exc.count.seconds_left)
         elif count is not None and count.hits is None and not isinstance(exc, Throttled):

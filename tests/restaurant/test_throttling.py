@@ -1,7 +1,7 @@
 """restaurant/throttling.py in-process (Django's test client, the real PostgreSQL): one statement per
 throttled request (none for an order: its count is in the order's statement), windows that open
-again, and the purge of the windows that are over. The limits
-as a client of a real web process sees them are in tests/tracking/test_throttling.py."""
+again, and the purge of the windows that are over. The limits as a client of a real web process
+sees them are in tests/tracking/test_throttling.py."""
 
 from datetime import timedelta
 
