@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from kitchen.models import Worker, WorkerStatus
-from orders.services import AlsoUpdate, StatusChange, order_mark_ready
+from orders.services import Increment, StatusChange, order_mark_ready
 
 
 class WorkerAlreadyOnline(Exception):
@@ -58,11 +58,9 @@ def worker_go_offline(*, name: str, instance_id: str) -> None:
     )
 
 
-_COUNT_READY = f"UPDATE {Worker._meta.db_table} SET orders_processed = orders_processed + 1 WHERE name = %s"
-
-
 def worker_finish_order(*, number: str, worker_name: str) -> StatusChange:
     """The order's cooking → ready (orders.services.order_mark_ready), counted for the worker in the
     same statement (or transaction), so `orders_processed` counts each ready order once whatever is
     redelivered: in the usual case one round trip."""
-    return order_mark_ready(number=number, changed_by=worker_name, also=AlsoUpdate(_COUNT_READY, (worker_name,)))
+    count = Increment(Worker, "orders_processed", key="name", value=worker_name)
+    return order_mark_ready(number=number, changed_by=worker_name, count=count)

@@ -16,7 +16,7 @@ from menu.services import menu_load, parse_menu
 from orders.models import Order, OrderStatus
 from orders.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER, ensure_roles
 from orders.services import order_cancel, order_create, order_mark_completed, order_start_cooking
-from orders.validation import validate_order
+from orders.validation import ItemInput, OrderInput, validate_order
 from restaurant.logging import request_id_var
 from tests.support import order_payload
 
@@ -29,6 +29,7 @@ __all__ = [
     "logged_in",
     "make_order",
     "messages_of",
+    "order_input",
     "order_payload",
     "post_order",
     "staff_user",
@@ -83,6 +84,21 @@ def create_order(
         order_cancel(number=order.number, changed_by=changed_by)
     order.refresh_from_db()
     return order
+
+
+def order_input(*items: tuple[int, str], order_type: str = "takeout", **fields: Any) -> OrderInput:
+    """A validated order of free items given as `(quantity, "price")`, e.g. `order_input((3, "0.10"))`,
+    for the intake service itself (one item at 15.99 when none is given)."""
+    lines = items or ((1, "15.99"),)
+    return OrderInput(
+        customer_name=fields.pop("customer_name", "Jane Doe"),
+        order_type=order_type,
+        items=tuple(
+            ItemInput(name=f"Dish {n}", quantity=quantity, price=Decimal(price))
+            for n, (quantity, price) in enumerate(lines)
+        ),
+        **fields,
+    )
 
 
 def make_order(price: str = "15.99", quantity: int = 1, **overrides: Any) -> Order:

@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from orders.models import Order, OrderStatus, OrderStatusLog
-from orders.services import cooking_time
+from orders.timing import cooking_time
 from restaurant.broker import NOTIFICATIONS_EXCHANGE
 from restaurant.models import OutboxMessage
 from tests.factories import KITCHEN, MANAGER, create_order, staff_user

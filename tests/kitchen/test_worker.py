@@ -16,7 +16,7 @@ import pytest
 from kitchen.models import Worker, WorkerStatus
 from kitchen.services import WorkerAlreadyOnline, worker_register
 from orders.models import Order, OrderStatus, OrderStatusLog
-from orders.services import cooking_time
+from orders.timing import cooking_time
 from restaurant import broker
 from restaurant.models import OutboxMessage
 from tests.amqp import bind_probe_queue, get_messages, queue_depth, rabbitmqctl, wait_for_queue_depth

@@ -120,7 +120,8 @@ def test_a_mark_cannot_be_undone_once_the_order_is_ready():
 
 def test_an_order_is_due_when_its_slowest_station_is_done_else_after_its_order_types_time(settings):
     from menu.models import Station
-    from orders.services import cooking_time, order_start_cooking
+    from orders.services import order_start_cooking
+    from orders.timing import cooking_time
     from tests.factories import load_test_menu
 
     load_test_menu()
