@@ -32,9 +32,9 @@ from orders.services import KITCHEN_NOTIFY_CHANNEL
 from restaurant import broker
 from restaurant.broker import Delivery, TopologyMismatch
 from restaurant.consumer import QueueConsumer
+from restaurant.database import listener_params
 from restaurant.lifecycle import StopFlag
 from restaurant.logging import service_logger
-from restaurant.relay import listener_params
 
 # No fixed service: the bridge is a part of the display process, not a subscriber process of its
 # own, so its lines say what that process's say (`kitchen-display`, set by restaurant/asgi.py).
