@@ -1,8 +1,10 @@
 """WebSockets of the kitchen display (`/ws/kitchen/`, staff), of order tracking (`/ws/orders/<number>/`)
-and of the customer board (`/ws/board/`).
+and of the customer board (`/ws/board/`): who may connect, which groups they join, and the cooks'
+actions handed to the order services. What they are shown is kitchen/screens.py's.
 
-Updates reach them from notifications/bridge.py through the channel layer's groups; every message
-carries a `version` (an order_status_log id) so a client can drop a stale or repeated one.
+Updates reach them from this process's bridge (kitchen/bridge.py) through the channel layer's
+groups; every message carries a `version` (an order_status_log id) so a client can drop a stale or
+repeated one.
 """
 
 import json
@@ -13,11 +15,19 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from kitchen.bridge import bridges
+from kitchen.screens import (
+    BOARD_GROUP,
+    KITCHEN_GROUP,
+    TRACK_GROUP,
+    board_order_types,
+    board_snapshot,
+    kitchen_speed,
+    order_group,
+    order_views,
+    screen_snapshot,
+)
 from kitchen.selectors import can_watch_expo, is_kitchen_staff, is_kitchen_staff_now
-from kitchen.views import board_order_types
-from menu.selectors import sold_out
-from notifications.bridge import BOARD_GROUP, KITCHEN_GROUP, TRACK_GROUP, bridges, order_group
-from orders.selectors import board_snapshot, kitchen_snapshot, kitchen_speed, order_views
 from orders.services import (
     order_item_prepare,
     order_item_unprepare,
@@ -42,12 +52,32 @@ ACTIONS = {
 ITEM_ACTIONS = {"prepare": order_item_prepare, "unprepare": order_item_unprepare}
 
 
-def screen_snapshot() -> dict[str, Any]:
-    """What a kitchen screen starts from, read in one thread hop: the tickets, the 86 list, the figures."""
-    return {**kitchen_snapshot(), "menu": sold_out(), "speed": kitchen_speed()}
+class ScreenConsumer(AsyncJsonWebsocketConsumer):
+    """What every live screen's socket shares: joining its groups (the one place that starts this
+    process's bridge), leaving them, the page's heartbeat and an order's update."""
+
+    joined: tuple[str, ...] = ()
+
+    async def join(self, *groups: str) -> None:
+        """Join `groups` once this process's bridge consumes: a snapshot sent next misses no update."""
+        self.joined = groups
+        await bridges.ensure()
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def disconnect(self, code) -> None:
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if isinstance(content, dict) and content.get("action") == "ping":  # the page's heartbeat
+            await self.send_json({"type": "pong"})
+
+    async def order_update(self, event) -> None:
+        await self.send_json({"type": "order", "order": event["order"], "version": event["version"]})
 
 
-class KitchenConsumer(AsyncJsonWebsocketConsumer):
+class KitchenConsumer(ScreenConsumer):
     may_watch = staticmethod(is_kitchen_staff)  # who may connect; acting is checked at every action
 
     async def connect(self) -> None:
@@ -58,12 +88,8 @@ class KitchenConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=FORBIDDEN)
             return
         self.username = user.get_username()
-        await bridges.ensure()
-        await self.channel_layer.group_add(KITCHEN_GROUP, self.channel_name)
+        await self.join(KITCHEN_GROUP)
         await self.send_snapshot()
-
-    async def disconnect(self, code) -> None:
-        await self.channel_layer.group_discard(KITCHEN_GROUP, self.channel_name)
 
     async def send_snapshot(self) -> None:
         await self.send_json(await database_sync_to_async(screen_snapshot)())
@@ -84,7 +110,7 @@ class KitchenConsumer(AsyncJsonWebsocketConsumer):
         if action == "ping":  # the page's heartbeat: silence for 5 s shows the connection as lost
             await self.send_json({"type": "pong"})
             return
-        if action == "speed":  # the page's refresh of the last hour's figures (read only)
+        if action == "speed":  # the last hour's figures on request (read only; the bridge also pushes them)
             await self.send_json({"type": "speed", "speed": await database_sync_to_async(kitchen_speed)()})
             return
         # Checked at every action, not only at connect: a cook taken off the Kitchen group an hour
@@ -127,11 +153,11 @@ class KitchenConsumer(AsyncJsonWebsocketConsumer):
             }
         )
 
-    async def order_update(self, event) -> None:
-        await self.send_json({"type": "order", "order": event["order"], "version": event["version"]})
-
     async def menu_update(self, event) -> None:
         await self.send_json({"type": "menu", "menu": event["menu"]})
+
+    async def speed_update(self, event) -> None:
+        await self.send_json({"type": "speed", "speed": event["speed"]})
 
     async def resync(self, event) -> None:
         await self.send_snapshot()
@@ -144,21 +170,15 @@ class ExpoConsumer(KitchenConsumer):
     may_watch = staticmethod(can_watch_expo)
 
 
-class OrderConsumer(AsyncJsonWebsocketConsumer):
+class OrderConsumer(ScreenConsumer):
     """One order's status for anyone holding its number: no name, address or items."""
 
     async def connect(self) -> None:
         self.number = self.scope["url_route"]["kwargs"]["number"]
         await self.accept()
-        await bridges.ensure()
-        await self.channel_layer.group_add(order_group(self.number), self.channel_name)
-        await self.channel_layer.group_add(TRACK_GROUP, self.channel_name)
+        await self.join(order_group(self.number), TRACK_GROUP)
         if not await self.send_status():
             await self.close(code=NOT_FOUND)
-
-    async def disconnect(self, code) -> None:
-        await self.channel_layer.group_discard(order_group(self.number), self.channel_name)
-        await self.channel_layer.group_discard(TRACK_GROUP, self.channel_name)
 
     async def send_status(self) -> bool:
         views = await database_sync_to_async(order_views)(self.number)
@@ -168,18 +188,11 @@ class OrderConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "order", "order": public, "version": public["version"]})
         return True
 
-    async def receive_json(self, content, **kwargs) -> None:
-        if isinstance(content, dict) and content.get("action") == "ping":  # the page's heartbeat
-            await self.send_json({"type": "pong"})
-
-    async def order_update(self, event) -> None:
-        await self.send_json({"type": "order", "order": event["order"], "version": event["version"]})
-
     async def resync(self, event) -> None:
         await self.send_status()
 
 
-class BoardConsumer(AsyncJsonWebsocketConsumer):
+class BoardConsumer(ScreenConsumer):
     """The customer board: the public status (no name, address or items) of every open order of
     the board's types (`?types=`, as its page's), a snapshot on connect, then every update."""
 
@@ -191,19 +204,11 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
         if self.order_types is None:
             await self.close(code=BAD_REQUEST)
             return
-        await bridges.ensure()
-        await self.channel_layer.group_add(BOARD_GROUP, self.channel_name)
+        await self.join(BOARD_GROUP)
         await self.send_snapshot()
-
-    async def disconnect(self, code) -> None:
-        await self.channel_layer.group_discard(BOARD_GROUP, self.channel_name)
 
     async def send_snapshot(self) -> None:
         await self.send_json(await database_sync_to_async(board_snapshot)(order_types=self.order_types))
-
-    async def receive_json(self, content, **kwargs) -> None:
-        if isinstance(content, dict) and content.get("action") == "ping":  # the page's heartbeat
-            await self.send_json({"type": "pong"})
 
     async def order_update(self, event) -> None:
         # Every board hears every order; an order keeps its type, so the type decides once and for all.

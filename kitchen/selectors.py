@@ -1,5 +1,5 @@
 """Kitchen reads: who may use the kitchen display, and the workers as operators should believe them.
-Reads of orders (tickets, snapshot) are orders/selectors.py's."""
+What the live screens show (tickets, snapshots, figures) is kitchen/screens.py's."""
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone

@@ -8,26 +8,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from kitchen.screens import board_order_types
 from kitchen.selectors import can_watch_expo, is_kitchen_staff
 from orders.models import OrderType
-
-# Delivery orders leave with a driver, not over the counter: a board shows them only when asked to.
-BOARD_DEFAULT_TYPES = (OrderType.TAKEOUT, OrderType.DINE_IN)
-
-
-def board_order_types(value: str | None) -> tuple[str, ...] | None:
-    """The order types a board shows, from its `?types=` (comma-separated; absent: takeout and
-    dine-in); None when it names an unknown type or none at all. Shared by the page and its socket.
-
-    Refused rather than ignored: a board is set up once and then read from across the room, so a
-    typo (`?types=takout`) must show at once as an error, not as a board that silently misses orders.
-    """
-    if value is None:
-        return BOARD_DEFAULT_TYPES
-    types = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
-    if not types or not set(types) <= set(OrderType.values):
-        return None
-    return types
 
 
 @require_GET

@@ -1,24 +1,17 @@
-"""Order reads: what tracking answers, the kitchen display's tickets and snapshot, the public
-status of one order, the customer board's snapshot, and the staff order API's list and detail.
-Nothing here writes, and nothing here imports a service.
-
-A `version` is an `order_status_log` id: the snapshot's is the highest one, an order's is the
-highest of its own rows. A client drops an update whose version is not above what it has.
+"""Order reads: what tracking answers, the staff order API's list and detail, and the speed of
+service figures. Nothing here writes, and nothing here imports a service. The live screens' reads
+(tickets, public status, snapshots, the kitchen's figures) are kitchen/screens.py's.
 """
 
 import math
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import BigIntegerField, Max, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce, Greatest
-from django.utils import timezone
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from orders.errors import OrderNotFound
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
-
-OFF_DISPLAY = (OrderStatus.COMPLETED, OrderStatus.CANCELLED)
 
 
 def order_get(*, number: str) -> Order:
@@ -32,75 +25,6 @@ def order_get(*, number: str) -> Order:
 def order_history(*, number: str) -> QuerySet[OrderStatusLog]:
     order = order_get(number=number)
     return OrderStatusLog.objects.filter(order=order).order_by("changed_at", "id")
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def kitchen_ticket(order: Order) -> dict[str, Any]:
-    """An order as a kitchen ticket; `order` carries `version` (annotated) and prefetched items."""
-    return {
-        "order_number": order.number,
-        "status": order.status,
-        "order_type": order.order_type,
-        "table_number": order.table_number,
-        "delivery_address": order.delivery_address,
-        "priority": order.priority,
-        "items": [
-            {
-                "id": item.id,
-                "name": item.name,
-                "quantity": item.quantity,
-                "station": item.station or None,  # None: a free item, shown on every station screen
-                "modifiers": [modifier["name"] for modifier in item.modifiers],
-                "notes": item.notes,
-                "prepared": item.prepared_at is not None,
-                "prepared_by": item.prepared_by or None,
-            }
-            for item in order.items.all()
-        ],
-        "notes": order.notes,
-        "created_at": _iso(order.created_at),
-        "processed_by": order.processed_by,
-        "estimated_completion": _iso(order.estimated_completion),
-        "version": order.version,
-    }
-
-
-def public_status(order: Order) -> dict[str, Any]:
-    """What anyone holding the order number may see: no name, no address, no items."""
-    return {
-        "order_number": order.number,
-        "status": order.status,
-        "order_type": order.order_type,
-        "estimated_completion": _iso(order.estimated_completion),
-        "version": order.version,
-    }
-
-
-def _orders():
-    # An order's version: the highest of its status log ids and its items' marks (one sequence).
-    marks = Coalesce(Max("items__mark_version"), 0, output_field=BigIntegerField())
-    version = Greatest(Max("status_log__id"), marks, output_field=BigIntegerField())
-    return Order.objects.annotate(version=version).prefetch_related("items")
-
-
-def kitchen_snapshot() -> dict[str, Any]:
-    # The version first: an order changed while the orders are read shows its newer state, and its
-    # update (a higher version) is applied again, harmlessly.
-    version = max(
-        OrderStatusLog.objects.aggregate(version=Max("id"))["version"] or 0,
-        OrderItem.objects.aggregate(version=Max("mark_version"))["version"] or 0,
-    )
-    orders = _orders().exclude(status__in=OFF_DISPLAY).order_by("-priority", "created_at")
-    return {"type": "snapshot", "orders": [kitchen_ticket(order) for order in orders], "version": version}
-
-
-def order_views(number: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The kitchen ticket and the public status of one order, or None if there is no such order."""
-    order = _orders().filter(number=number).first()
-    return (kitchen_ticket(order), public_status(order)) if order is not None else None
 
 
 def _staff_orders() -> QuerySet[Order]:
@@ -197,38 +121,6 @@ def speed_of_service_by_hour(*, day: date) -> list[dict[str, Any]]:
         {"hour": hour, **_figures([row for row in rows if row["ready_at"].astimezone(UTC).hour == hour])}
         for hour in range(24)
     ]
-
-
-def board_snapshot(*, order_types: Iterable[str]) -> dict[str, Any]:
-    """The customer board: the public status of every open order of `order_types`, oldest first,
-    each with `ready_at` (the time of its live `ready` row, so a recalled order counts from its
-    recall; None until it is ready), the version as in kitchen_snapshot, and `now`, so the board
-    tells how long an order has been ready by the server's clock rather than its own."""
-    version = OrderStatusLog.objects.aggregate(version=Max("id"))["version"] or 0
-    live_ready = Q(status_log__status=OrderStatus.READY, status_log__superseded=False)
-    orders = (
-        Order.objects.annotate(version=Max("status_log__id"), ready_at=Max("status_log__changed_at", filter=live_ready))
-        .filter(order_type__in=list(order_types))
-        .exclude(status__in=OFF_DISPLAY)
-        .order_by("created_at", "id")
-    )
-    return {
-        "type": "snapshot",
-        "orders": [{**public_status(order), "ready_at": _iso(order.ready_at)} for order in orders],
-        "version": version,
-        "now": timezone.now().isoformat(),
-    }
-
-
-def kitchen_speed(*, now: datetime | None = None) -> dict[str, Any]:
-    """What every kitchen screen shows: `speed_of_service` of the last hour, and how many orders are
-    cooking past their estimated completion right now (`overdue`)."""
-    now = now or timezone.now()
-    figures = speed_of_service(since=now - timedelta(hours=1), until=now)
-    overdue = Order.objects.filter(status=OrderStatus.COOKING, estimated_completion__lt=now - LATE_AFTER)
-    figures["overdue"] = overdue.count()
-    figures["stations"] = station_speed(since=now - timedelta(hours=1), until=now)
-    return figures
 
 
 def station_speed(*, since: datetime, until: datetime) -> dict[str, dict[str, Any]]:

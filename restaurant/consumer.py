@@ -10,7 +10,7 @@ retried (an operator must act) and ends the loop with TopologyMismatch.
   consumers and requeues what was prefetched but not handled. Subclasses say what to `declare`,
   which `queues()` to consume and how to `handle(delivery)`: the kitchen worker
   (kitchen/worker.py), the notification subscriber (notifications/subscriber.py) and each display
-  process's bridge (notifications/bridge.py).
+  process's bridge (kitchen/bridge.py).
 """
 
 from collections import deque

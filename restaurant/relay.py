@@ -25,6 +25,7 @@ from pika.exceptions import AMQPError, NackError, UnroutableError
 
 from restaurant import broker
 from restaurant.consumer import ReconnectingLoop
+from restaurant.database import listener_params
 from restaurant.lifecycle import StopFlag
 from restaurant.logging import request_id_bound, service_logger
 from restaurant.models import OutboxMessage
@@ -227,17 +228,3 @@ def _ids(row: OutboxMessage) -> dict:
     except (ValueError, AttributeError):
         pass
     return details
-
-
-def listener_params() -> dict:
-    """psycopg.connect() arguments for the LISTEN connection, from Django's DATABASES."""
-    db = connection.settings_dict
-    params = {
-        "dbname": db["NAME"],
-        "user": db["USER"],
-        "password": db["PASSWORD"],
-        "host": db["HOST"],
-        "port": db["PORT"],
-        "connect_timeout": db["OPTIONS"].get("connect_timeout", 2),
-    }
-    return {key: value for key, value in params.items() if value not in ("", None)}

@@ -99,7 +99,7 @@ ROOT_URLCONF = "restaurant.urls"
 WSGI_APPLICATION = "restaurant.wsgi.application"
 ASGI_APPLICATION = "restaurant.asgi.application"
 # Each display process relays RabbitMQ's status updates to its own WebSocket clients
-# (notifications/bridge.py): a layer in memory is all it needs, no Redis.
+# (kitchen/bridge.py): a layer in memory is all it needs, no Redis.
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 APPEND_SLASH = False
 

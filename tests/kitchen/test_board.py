@@ -9,9 +9,9 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
+from kitchen.bridge import DisplayBridge
+from kitchen.screens import board_snapshot
 from kitchen.services import worker_finish_order
-from notifications.bridge import DisplayBridge
-from orders.selectors import board_snapshot
 from orders.services import order_mark_completed, order_recall, order_start_cooking
 from restaurant.asgi import application
 from tests.factories import create_order

@@ -1,5 +1,5 @@
 """The kitchen display's and the order tracking's WebSockets (kitchen/consumers.py) and the bridge
-that feeds them (notifications/bridge.py), in-process with Channels' WebsocketCommunicator against
+that feeds them (kitchen/bridge.py), in-process with Channels' WebsocketCommunicator against
 the real database and, end to end, the real relay and RabbitMQ."""
 
 import asyncio
@@ -16,11 +16,11 @@ from django.db.models import Max
 from django.test import Client
 from django.urls import reverse
 
+from kitchen.bridge import DisplayBridge, bridges
+from kitchen.screens import KITCHEN_GROUP, order_group, order_views
 from menu.services import menu_items_set_available
-from notifications.bridge import KITCHEN_GROUP, DisplayBridge, bridges, order_group
 from orders.models import Order, OrderStatusLog
 from orders.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER
-from orders.selectors import order_views
 from orders.services import order_start_cooking
 from restaurant.asgi import application
 from restaurant.broker import NOTIFICATIONS_EXCHANGE

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from kitchen.screens import order_views
 from orders.errors import ItemMarkRefused, ItemNotFound
 from orders.models import OrderItem, OrderStatus, OrderStatusLog
-from orders.selectors import order_views
 from orders.services import order_item_prepare, order_item_unprepare
 from tests.factories import create_order
 

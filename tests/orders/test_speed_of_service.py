@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
+from kitchen.screens import kitchen_speed
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
-from orders.selectors import kitchen_speed, speed_of_service, speed_of_service_by_hour, station_speed
+from orders.selectors import speed_of_service, speed_of_service_by_hour, station_speed
 from tests.factories import FRONT_OF_HOUSE, KITCHEN, MANAGER, create_order, logged_in
 
 pytestmark = pytest.mark.django_db

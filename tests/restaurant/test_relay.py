@@ -15,11 +15,12 @@ from django.test.utils import CaptureQueriesContext
 from pika.exceptions import AMQPError, NackError, UnroutableError
 
 from restaurant import broker
+from restaurant.database import listener_params
 from restaurant.lifecycle import StopFlag
 from restaurant.models import OutboxMessage
 from restaurant.outbox import outbox_enqueue
 from restaurant.publisher import ConfirmingPublisher
-from restaurant.relay import RELAY_LOCK_KEY, OutboxRelay, listener_params
+from restaurant.relay import RELAY_LOCK_KEY, OutboxRelay
 from tests.amqp import bind_probe_queue, connection_pids, get_messages, rabbitmqctl
 from tests.factories import create_order
 from tests.support import database_outage, manage, order_payload, url_through, wait_for

@@ -2,7 +2,7 @@ import psycopg
 from django.core.management.base import BaseCommand
 from psycopg import sql
 
-from restaurant.relay import listener_params
+from restaurant.database import listener_params
 
 
 class Command(BaseCommand):

@@ -1,53 +1,68 @@
-"""Live fan-out to browsers: every display (daphne) process relays `notifications_fanout` to the
-WebSocket clients it serves, through Channels' in-memory layer (no Redis: one process, one layer).
+"""The display bridge: how every change reaches the live screens of one display (daphne) process,
+through Channels' in-memory layer (no Redis: one process, one layer).
+
+Three kinds of change come in, each the way its writer sends it (docs/architecture-screens.md says
+why two of them are not broker messages):
+
+- an order's status, and a new order: a status update on `notifications_fanout`, or an order
+  message of `orders_topic`, as the outbox relay publishes them (`handle`);
+- an item's mark: `NOTIFY kitchen` with the order's number (orders/services.py, at commit; `tick`);
+- the 86 list: `NOTIFY menu` (the menu tables' trigger, menu/migrations/0002; `tick`).
+
+All of them go out one way, `publish`: a read of kitchen/screens.py that names each group and
+what it is sent (an order is read once for all its groups), then a `group_send` per group. A
+change that moves the speed figures has them pushed once, for every kitchen screen of the process,
+at the next step; and every 30 s, as the last hour slides.
 
 The bridge is a QueueConsumer (restaurant/consumer.py) on a thread of the display process, with
 its own exclusive, auto-delete queue on the fanout (as an anonymous notification subscriber),
-also bound to the order messages of `orders_topic`: a new order has no status update, yet the
-boards must show it at once. For each message it reads the order with the ORM and hands it to
-the event loop that serves the consumers: the in-memory layer belongs to that loop, so it is only
-ever called on it.
+also bound to the order messages. The in-memory layer belongs to the event loop that serves the
+consumers, so the bridge only ever calls it on that loop.
 
 Its lifecycle has one home, `bridges` (a `BridgeRegistry`): the first WebSocket client of a
-process starts its bridge (`await bridges.ensure()`, called by every client of
-kitchen/consumers.py); `bridges.stop()` stops it. There is one bridge per event loop
-that serves clients: in a display process, one.
+process starts its bridge (kitchen/consumers.py: `ScreenConsumer.join`); `bridges.stop()` stops
+it. There is one bridge per event loop that serves clients: in a display process, one.
 """
 
 import asyncio
 import os
-import re
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import psycopg
 from channels.layers import get_channel_layer
 from django.db import DatabaseError, connection
 
-from menu.selectors import sold_out
+from kitchen.screens import (
+    GROUP_SAFE,
+    KITCHEN_GROUP,
+    Update,
+    changes_speed,
+    menu_update,
+    order_updates,
+    resync,
+    speed_update,
+)
 from notifications.subscriber import MalformedMessage, declare_subscriber_queue, parse_status_update
-from orders.selectors import order_views
 from orders.services import KITCHEN_NOTIFY_CHANNEL
 from restaurant import broker
 from restaurant.broker import Delivery, TopologyMismatch
 from restaurant.consumer import QueueConsumer
+from restaurant.database import listener_params
 from restaurant.lifecycle import StopFlag
 from restaurant.logging import service_logger
-from restaurant.relay import listener_params
 
 # No fixed service: the bridge is a part of the display process, not a subscriber process of its
 # own, so its lines say what that process's say (`kitchen-display`, set by restaurant/asgi.py).
 log = service_logger()
 
-KITCHEN_GROUP = "kitchen"  # every kitchen display: every update, as a full ticket
-TRACK_GROUP = "track"  # every public tracking page (told to reload after a broker outage)
-BOARD_GROUP = "board"  # every customer board: every update, as a public status (each board filters by type)
-GROUP_SAFE = re.compile(r"[A-Za-z0-9_.-]{1,80}")
-
-
-def order_group(number: str) -> str:
-    return f"order.{number}"
+SPEED_EVERY = 30.0  # s: the last hour's figures slide with the clock, even when no order moves them
+# s the figures of a change may wait while more deliveries are at hand: a burst of ready orders
+# costs one read of the figures, not one each.
+SPEED_GATHER = 1.0
 
 
 class DisplayBridge(QueueConsumer):
@@ -63,6 +78,8 @@ class DisplayBridge(QueueConsumer):
         self.connections = 0
         self.menu_listener: psycopg.Connection | None = None
         self.next_menu_listen = 0.0
+        self.speed_due = False  # a change moved the speed figures since they were last pushed
+        self.last_speed = time.monotonic()  # the first client's snapshot carries the figures
         self.thread = threading.Thread(target=self._run, name="display-bridge", daemon=True)
 
     @property
@@ -104,9 +121,7 @@ class DisplayBridge(QueueConsumer):
         if self.connections:
             # Updates published while we were away are lost to this queue: have every client
             # take a fresh snapshot instead.
-            self.send(KITCHEN_GROUP, {"type": "resync"})
-            self.send(TRACK_GROUP, {"type": "resync"})
-            self.send(BOARD_GROUP, {"type": "resync"})
+            self.publish(resync)
         self.connections += 1
         if self.menu_listener is None:
             # Before the first client's snapshot (ensure() waits for `consuming`): a menu change made
@@ -124,6 +139,10 @@ class DisplayBridge(QueueConsumer):
         super().disconnect()
 
     def tick(self) -> None:
+        self.follow_database()
+        self.follow_speed()
+
+    def follow_database(self) -> None:
         """What PostgreSQL tells the displays directly (LISTEN, polled at every step): `menu` (the menu
         tables' trigger, menu/migrations/0002) sends every kitchen display the sold-out (86) list
         again; `kitchen` (an item's prepared mark, orders/services.py) the ticket of its order.
@@ -132,22 +151,31 @@ class DisplayBridge(QueueConsumer):
         try:
             if self.menu_listener is None:
                 if self._listen_menu():
-                    self.send(KITCHEN_GROUP, {"type": "resync"})
+                    self.publish(partial(resync, [KITCHEN_GROUP]))
                 return
             heard: dict[str, set[str]] = {}
             for notify in self.menu_listener.notifies(timeout=0):
                 heard.setdefault(notify.channel, set()).add(notify.payload)
             if "menu" in heard:
-                self.send(KITCHEN_GROUP, {"type": "menu.update", "menu": sold_out()})
+                self.publish(menu_update)
             for number in heard.get(KITCHEN_NOTIFY_CHANNEL, ()):
-                if (views := order_views(number)) is not None:
-                    ticket = views[0]
-                    self.send(KITCHEN_GROUP, {"type": "order.update", "order": ticket, "version": ticket["version"]})
+                # A mark is not public (the public status shows no items); it moves its station's figures.
+                self.publish_order(number, public=False, speed=True)
         except (DatabaseError, psycopg.Error) as exc:
             log.error("display_listen_failed", "Menu changes and item marks not followed, retrying", exc_info=exc)
             self._close_menu_listener()
-        finally:
-            connection.close()  # back to the pool (or closed), as after every order read
+
+    def follow_speed(self) -> None:
+        """Push the speed figures to every kitchen screen once the changes that moved them are sent
+        (at most SPEED_GATHER late while more deliveries are at hand), and every SPEED_EVERY."""
+        waited = time.monotonic() - self.last_speed
+        if waited < SPEED_EVERY and not (self.speed_due and (not self.pending or waited >= SPEED_GATHER)):
+            return
+        self.speed_due, self.last_speed = False, time.monotonic()
+        try:
+            self.publish(speed_update)
+        except DatabaseError as exc:  # the next change, or the next SPEED_EVERY, tries again
+            log.error("display_speed_unreadable", "Speed figures not read", exc_info=exc)
 
     def _listen_menu(self) -> bool:
         """LISTEN to the menu's and the items' channels, tried at most every 2 s; True once listening."""
@@ -171,9 +199,10 @@ class DisplayBridge(QueueConsumer):
         tag = delivery.method.delivery_tag
         try:
             if delivery.method.exchange == broker.ORDERS_EXCHANGE:
-                number = parse_order_number(delivery.body)
+                number, speed = parse_order_number(delivery.body), False
             else:
-                number = parse_status_update(delivery.body)["order_number"]
+                update = parse_status_update(delivery.body)
+                number, speed = update["order_number"], changes_speed(update["old_status"], update["new_status"])
         except MalformedMessage:
             self.channel.basic_reject(tag, requeue=False)  # the subscriber logs these; browsers ignore them
             return
@@ -181,20 +210,32 @@ class DisplayBridge(QueueConsumer):
             self.channel.basic_reject(tag, requeue=False)
             return
         try:
-            views = order_views(number)
+            self.publish_order(number, speed=speed)
         except DatabaseError as exc:
             log.error("display_order_unreadable", f"Order {number} unreadable, retrying", exc_info=exc)
             self.channel.basic_nack(tag, requeue=True)
             self.sleep(1.0)  # not a hot loop while the database is down
             return
-        finally:
-            connection.close()  # back to the pool (or closed): the thread holds none while it waits
-        if views is not None:
-            ticket, public = views
-            self.send(KITCHEN_GROUP, {"type": "order.update", "order": ticket, "version": ticket["version"]})
-            self.send(order_group(number), {"type": "order.update", "order": public, "version": public["version"]})
-            self.send(BOARD_GROUP, {"type": "order.update", "order": public, "version": public["version"]})
         self.channel.basic_ack(tag)
+
+    # --- the one way out --------------------------------------------------------------------
+
+    def publish_order(self, number: str, *, public: bool = True, speed: bool = False) -> None:
+        """Every screen of `number` its view of the order, read once; `speed`: the change moves the
+        speed figures, pushed at the next step."""
+        self.publish(partial(order_updates, number, public=public))
+        self.speed_due = self.speed_due or speed
+
+    def publish(self, read: Callable[[], list[Update]]) -> None:
+        """Every update leaves this way: `read` (kitchen/screens.py) names the groups and their
+        messages; the database connection goes back to the pool (or is closed) before the sends
+        wait on the consumers' loop, so the thread holds none while it waits."""
+        try:
+            updates = read()
+        finally:
+            connection.close()
+        for group, message in updates:
+            self.send(group, message)
 
     def send(self, group: str, message: dict[str, Any]) -> None:
         """group_send on the consumers' loop, from this thread."""
@@ -252,5 +293,5 @@ class BridgeRegistry:
             bridge.close()
 
 
-# The one registry of this process: kitchen/consumers.py calls `bridges.ensure()` for every new client.
+# The one registry of this process: kitchen/consumers.py's `ScreenConsumer.join` calls `bridges.ensure()`.
 bridges = BridgeRegistry()

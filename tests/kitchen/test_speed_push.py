@@ -1,0 +1,153 @@
+"""The speed figures pushed by each display process's bridge (kitchen/bridge.py) to every kitchen
+screen it serves: once per change that moves them, read once for all the screens, and every 30 s as
+the last hour slides. No screen has to ask (`{"action": "speed"}` still answers: test_display.py)."""
+
+import asyncio
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from kitchen import screens
+from kitchen.bridge import SPEED_EVERY, DisplayBridge, bridges
+from orders.services import order_mark_ready
+from restaurant.asgi import application
+from tests.factories import KITCHEN, create_order, load_test_menu, staff_user
+
+
+@pytest.fixture(autouse=True)
+def fresh_layer(transactional_db):
+    """Every test its own in-memory layer (it belongs to one event loop) and its bridge stopped."""
+    channel_layers.backends.clear()
+    yield
+    bridges.stop()
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def speed_reads(monkeypatch) -> list[float]:
+    """When `kitchen_speed` was called (monotonic), by a snapshot or by a bridge."""
+    calls, read = [], screens.kitchen_speed
+
+    def counted(**kwargs):
+        calls.append(time.monotonic())
+        return read(**kwargs)
+
+    monkeypatch.setattr(screens, "kitchen_speed", counted)
+    return calls
+
+
+def run(coroutine_function):
+    """Run an async test body on a fresh event loop (as a display process serves its clients)."""
+    return async_to_sync(coroutine_function)()
+
+
+def cook_headers(username: str) -> list[tuple[bytes, bytes]]:
+    """What a kitchen screen's browser sends: the site's Origin and a cook's session cookie."""
+    client = Client()
+    client.force_login(staff_user(KITCHEN, username, is_staff=False))
+    return [(b"origin", b"http://localhost"), (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+
+
+async def open_screens(*cooks: str) -> tuple[list[WebsocketCommunicator], list[dict]]:
+    """A kitchen screen per cook, connected (which starts this loop's bridge), with their snapshots."""
+    headers = [await database_sync_to_async(cook_headers)(cook) for cook in cooks]
+    sockets = [WebsocketCommunicator(application, "/ws/kitchen/", headers=each) for each in headers]
+    snapshots = []
+    for socket in sockets:
+        connected, _ = await socket.connect(timeout=10)
+        assert connected
+        snapshots.append(await socket.receive_json_from(timeout=10))
+    return sockets, snapshots
+
+
+async def until_speed(socket: WebsocketCommunicator) -> tuple[list[dict], dict]:
+    """The messages before the next speed message, and that message."""
+    before = []
+    while (message := await socket.receive_json_from(timeout=15))["type"] != "speed":
+        before.append(message)
+    return before, message
+
+
+def test_every_kitchen_screen_hears_the_figures_once_when_an_order_becomes_ready_without_asking(relay, speed_reads):
+    order = create_order(status="cooking")
+
+    async def body():
+        sockets, snapshots = await open_screens("anna", "ben")
+        reads_before = len(speed_reads)
+        await database_sync_to_async(order_mark_ready)(number=order.number, changed_by="cook")
+        heard = [await until_speed(socket) for socket in sockets]
+        for socket in sockets:
+            assert await socket.receive_nothing(timeout=0.5)  # once, not once per screen
+            await socket.disconnect()
+        return snapshots, heard, len(speed_reads) - reads_before
+
+    snapshots, heard, reads = run(body)
+    assert reads == 1  # read once by the bridge for both screens
+    for snapshot, (before, pushed) in zip(snapshots, heard, strict=True):
+        assert snapshot["speed"]["orders"] == 0
+        # The ready ticket first, then the figures that count it.
+        tickets = [m["order"] for m in before if m["type"] == "order" and m["order"]["order_number"] == order.number]
+        assert tickets[-1]["status"] == "ready"
+        assert pushed["speed"]["orders"] == 1 and set(pushed["speed"]) == set(snapshot["speed"])
+    assert heard[0][1] == heard[1][1]
+
+
+def test_an_item_mark_pushes_its_stations_figures_once_to_every_kitchen_screen(speed_reads):
+    load_test_menu()
+    pizza_and_cola = [{"sku": "margherita", "quantity": 1, "modifiers": ["medium"]}, {"sku": "cola", "quantity": 1}]
+    order = create_order(status="cooking", items=pizza_and_cola)
+    pizza = order.items.get(station="oven")
+
+    async def body():
+        sockets, snapshots = await open_screens("anna", "ben")
+        reads_before = len(speed_reads)
+        await sockets[0].send_json_to({"action": "prepare", "order_number": order.number, "item": pizza.id})
+        heard = [await until_speed(socket) for socket in sockets]
+        for socket in sockets:
+            assert await socket.receive_nothing(timeout=0.5)
+            await socket.disconnect()
+        return snapshots, heard, len(speed_reads) - reads_before
+
+    snapshots, heard, reads = run(body)
+    assert reads == 1
+    assert snapshots[0]["speed"]["stations"] == {}
+    for before, pushed in heard:
+        marked = [m for m in before if m["type"] == "order"]
+        assert marked[-1]["order"]["items"][0]["prepared"]  # the ticket first, then its figures
+        assert pushed["speed"]["stations"]["oven"]["items"] == 1
+
+
+def test_the_bridge_pushes_the_figures_every_30_seconds_and_gathers_a_burst_of_changes(speed_reads):
+    async def body():
+        sockets, _ = await open_screens("anna")
+        [socket] = sockets
+        loop = asyncio.get_running_loop()
+        bridge = DisplayBridge(loop)  # not started: its steps are run by hand
+        reads_before = len(speed_reads)
+
+        await loop.run_in_executor(None, bridge.follow_speed)  # nothing changed, and not 30 s yet
+        quiet = await socket.receive_nothing(timeout=0.3)
+
+        bridge.speed_due = True
+        bridge.pending.append(object())  # a change at hand, more to come: the figures wait for them
+        await loop.run_in_executor(None, bridge.follow_speed)
+        gathering = await socket.receive_nothing(timeout=0.3)
+        bridge.pending.clear()
+        await loop.run_in_executor(None, bridge.follow_speed)  # the burst is sent: its figures follow
+        after_burst = await socket.receive_json_from(timeout=5)
+
+        bridge.last_speed = time.monotonic() - SPEED_EVERY  # 30 s later, nothing changed
+        await loop.run_in_executor(None, bridge.follow_speed)
+        slid = await socket.receive_json_from(timeout=5)
+        await socket.disconnect()
+        return quiet, gathering, after_burst, slid, len(speed_reads) - reads_before
+
+    quiet, gathering, after_burst, slid, reads = run(body)
+    assert quiet and gathering
+    assert after_burst["type"] == slid["type"] == "speed"
+    assert reads == 2
