@@ -266,7 +266,7 @@ def order_recall(*, number: str, changed_by: str, within: timedelta = timedelta(
 
 
 UNDO_PREPARED_WITHIN = timedelta(minutes=1)
-KITCHEN_NOTIFY_CHANNEL = "kitchen"  # the display bridges LISTEN to it (notifications/bridge.py)
+KITCHEN_NOTIFY_CHANNEL = "kitchen"  # the display bridges LISTEN to it (kitchen/bridge.py)
 
 
 def _lock_item(order: Order, item_id: object) -> OrderItem:
