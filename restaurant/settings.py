@@ -58,6 +58,11 @@ if MENU_MODE not in {"open", "strict"}:
 # The staff order API has a budget of its own: the customers polling tracking from the restaurant's
 # wifi share its IP with the front-of-house tablets, and must not use up theirs.
 STAFF_RATE_LIMIT = _rate("STAFF_RATE_LIMIT", "600/min")
+# Where staff open the kitchen screens (/kitchen/, /kitchen/expo/, /board/), linked from the admin:
+# the display process, on its own port under `make run` (honcho's base port + 500). Empty: this host.
+DISPLAY_URL = _read("DISPLAY_URL", env.str, default="http://localhost:8500").strip().rstrip("/")
+if DISPLAY_URL and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", DISPLAY_URL):
+    raise ImproperlyConfigured(f"DISPLAY_URL: expected an http(s) URL or nothing, got {DISPLAY_URL!r}")
 # How often the outbox relay polls when no NOTIFY arrives (a fallback, seconds).
 OUTBOX_POLL_INTERVAL = _read("OUTBOX_POLL_INTERVAL", env.float, default=5.0)
 
