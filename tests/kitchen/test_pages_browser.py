@@ -102,6 +102,10 @@ def test_the_staff_order_entrys_total_counts_the_items_not_on_the_menu(processes
             page.screenshot(path=browser_artifacts / "40-staff-entry-free-rows.png", full_page=True)
             page.click("input[name=_save]")
             expect(page.locator(".messagelist")).to_contain_text("received: total 17.00")  # what the server charged
+            # The admin's index links the live screens (settings.DISPLAY_URL).
+            page.goto(f"{base}/admin/")
+            expect(page.locator("#screens a")).to_have_text(["Kitchen display", "Expo", "Customer board"])
+            page.screenshot(path=browser_artifacts / "47-admin-index.png", full_page=True)
         finally:
             browser.close()
     assert errors == [], errors
