@@ -1,6 +1,10 @@
 """The kitchen display (`/kitchen/`, Kitchen or Manager staff), the public tracking page
-(`/track/<number>/`) and the public customer board (`/board/`): plain pages whose script opens the
-WebSockets of kitchen/consumers.py."""
+(`/track/<number>/`) and the public customer board (`/board/`): plain pages whose script
+(kitchen/static/kitchen/, through live.js) opens the WebSockets of kitchen/consumers.py. What the
+scripts need from the server (the socket's path, the rules the server owns) reaches them through
+`json_script`."""
+
+import inspect
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -10,7 +14,45 @@ from django.views.decorators.http import require_GET
 
 from kitchen.screens import board_order_types
 from kitchen.selectors import can_watch_expo, is_kitchen_staff
-from orders.models import OrderType
+from orders.errors import OrderNotFound
+from orders.models import TRANSITIONS, OrderType
+from orders.selectors import order_get
+from orders.services import order_recall
+
+# A ticket's one button: the socket action (kitchen/consumers.py) that makes the order's transition of
+# the state machine, shown on the tickets whose status the transition starts from.
+SCREEN_STEPS = (("start", "Start", "start_cooking"), ("ready", "Ready", "mark_ready"), ("bump", "Bump", "complete"))
+EXPO_STEPS = {"bump"}  # expo runs orders out: the order-level bump (and recall) only
+# How long a bumped order may be recalled: order_recall's own default, not restated.
+RECALL_WITHIN = inspect.signature(order_recall).parameters["within"].default
+
+
+def display_config(*, expo: bool, read_only: bool) -> dict:
+    """What the display's script needs from the server: its socket, the next step of an order per
+    status (none on a view-only screen) and the recall."""
+    steps = [] if read_only else [step for step in SCREEN_STEPS if not expo or step[0] in EXPO_STEPS]
+    next_steps = {
+        status: {"action": action, "label": label}
+        for action, label, transition in steps
+        for status in TRANSITIONS[transition].sources
+    }
+    recall = (
+        None
+        if read_only
+        else {"action": "recall", "label": "Recall", "window_ms": RECALL_WITHIN.total_seconds() * 1000}
+    )
+    return {
+        "socket": "/ws/kitchen/expo/" if expo else "/ws/kitchen/",
+        "expo": expo,
+        "read_only": read_only,
+        "next_steps": next_steps,
+        "recall": recall,
+    }
+
+
+def _display(request, *, expo: bool, read_only: bool):
+    config = display_config(expo=expo, read_only=read_only)
+    return render(request, "kitchen/display.html", {"expo": expo, "read_only": read_only, "config": config})
 
 
 @require_GET
@@ -19,7 +61,7 @@ def kitchen_display(request):
         return redirect_to_login(request.get_full_path(), reverse("admin:login"))
     if not is_kitchen_staff(request.user):
         raise PermissionDenied
-    return render(request, "kitchen/display.html", {"expo": False, "read_only": False})
+    return _display(request, expo=False, read_only=False)
 
 
 @require_GET
@@ -29,13 +71,20 @@ def kitchen_expo(request):
         return redirect_to_login(request.get_full_path(), reverse("admin:login"))
     if not can_watch_expo(request.user):
         raise PermissionDenied
-    return render(request, "kitchen/display.html", {"expo": True, "read_only": not is_kitchen_staff(request.user)})
+    return _display(request, expo=True, read_only=not is_kitchen_staff(request.user))
 
 
 @require_GET
 def track_order(request, number: str):
+    """The order's step bar, or a 404 page when no order has this number (a mistyped number must
+    not look like an order that is waiting)."""
     # The board shows an order by its number of the day (ORD_20250101_042: 042).
-    return render(request, "kitchen/track.html", {"number": number, "short_number": number.rpartition("_")[2]})
+    context = {"number": number, "short_number": number.rpartition("_")[2]}
+    try:
+        order_get(number=number)
+    except OrderNotFound:
+        return render(request, "kitchen/track.html", {**context, "unknown": True}, status=404)
+    return render(request, "kitchen/track.html", {**context, "config": {"socket": f"/ws/orders/{number}/"}})
 
 
 @require_GET
@@ -44,4 +93,4 @@ def customer_board(request):
     if types is None:
         context = {"invalid_types": request.GET.get("types"), "known_types": OrderType.values}
         return render(request, "kitchen/board.html", context, status=400)
-    return render(request, "kitchen/board.html", {"types": list(types)})
+    return render(request, "kitchen/board.html", {"types": list(types), "config": {"socket": "/ws/board/"}})

@@ -16,7 +16,7 @@ from rest_framework.authtoken.models import TokenProxy
 
 from menu.apis import menu_json
 from menu.selectors import menu_document, menu_version
-from orders.forms import ItemRowFormSet, StaffOrderForm, attach_errors, order_data, picked_lines
+from orders.forms import ItemRowFormSet, StaffOrderForm, attach_errors, order_data, picked_lines, picker_rules
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.roles import MANAGER
 from orders.selectors import speed_of_service, speed_of_service_by_hour, station_speed
@@ -169,6 +169,7 @@ class OrderAdmin(admin.ModelAdmin):
             # The picker's data: the menu as GET /menu serves it, and the lines picked before an error.
             "menu": menu_document(menu_version(), menu_json),
             "picked": picked_lines(picked),
+            "picker_rules": picker_rules(),
             "free_items": settings.MENU_MODE == "open",
             **(extra_context or {}),
         }

@@ -13,7 +13,7 @@ from typing import Any
 
 from django import forms
 
-from orders.validation import ITEM_RULES, ORDER_RULES, FieldRule, Kind
+from orders.validation import ITEM_RULES, MENU_ITEM_RULES, ORDER_RULES, FieldRule, Kind
 
 ITEM_ERROR = re.compile(r"items\[(\d+)\]\.(\w+)")
 # How the fields look; what they accept is validate_order's business.
@@ -40,6 +40,12 @@ def _form_class(name: str, rules: Mapping[str, FieldRule]) -> type[forms.Form]:
 StaffOrderForm = _form_class("StaffOrderForm", ORDER_RULES)
 ItemRowForm = _form_class("ItemRowForm", ITEM_RULES)
 ItemRowFormSet = forms.formset_factory(ItemRowForm, extra=8, max_num=ORDER_RULES["items"].max)
+
+
+def picker_rules() -> dict[str, dict[str, Any]]:
+    """The limits the menu picker's inputs show for a line (validate_order still judges what is sent)."""
+    quantity, notes = MENU_ITEM_RULES["quantity"], MENU_ITEM_RULES["notes"]
+    return {"quantity": {"min": quantity.min, "max": quantity.max}, "notes": {"max": notes.max}}
 
 
 def _integer(text: str) -> int | str:

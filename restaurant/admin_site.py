@@ -2,14 +2,16 @@
 
 Installed as the default admin site by `restaurant.apps.RestaurantAdminConfig`, so every app's
 `admin.py` registers on it as usual: models with `admin.site.register`, and pages that are not a
-model's (kitchen's dead letters) with `admin.site.register_page`. This module registers nothing
-itself: the site class is imported while the default site is being built.
+model's (kitchen's dead letters) with `admin.site.register_page`, and links to the live screens of
+the display process with `admin.site.register_screen`. This module registers nothing itself: the
+site class is imported while the default site is being built.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -38,15 +40,44 @@ class AdminPage:
     methods: tuple[str, ...] = ("GET", "POST")
 
 
+@dataclass(frozen=True)
+class ScreenLink:
+    """A live screen linked from the admin's index for the users `may_use(user)` lets open it; its
+    URL is `url_name`'s path on the display process (settings.DISPLAY_URL)."""
+
+    name: str
+    url_name: str
+    description: str
+    may_use: Callable[..., bool]
+
+
 class RestaurantAdminSite(admin.AdminSite):
     site_header = "Restaurant back office"
     site_title = "Restaurant back office"
     index_title = "Orders, kitchen and messaging"
+    index_template = "admin/restaurant/index.html"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._pages: list[AdminPage] = []
+        self._screens: list[ScreenLink] = []
         self._app_permissions: list[str] = []
+
+    @property
+    def site_url(self) -> str:
+        """ "View site": the public customer board, on the display process (the web process serves no page at /)."""
+        return f"{settings.DISPLAY_URL}{reverse('customer-board')}"
+
+    def register_screen(self, screen: ScreenLink) -> None:
+        self._screens.append(screen)
+
+    def index(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        screens = [
+            {"name": s.name, "url": f"{settings.DISPLAY_URL}{reverse(s.url_name)}", "description": s.description}
+            for s in self._screens
+            if s.may_use(request.user)
+        ]
+        return super().index(request, {"screens": screens, **(extra_context or {})})
 
     def admit(self, permission: str) -> None:
         """Let a staff user who holds `permission` ("app_label.codename") but not the back office's into

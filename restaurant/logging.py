@@ -3,6 +3,9 @@
 Use `service_logger("order-service").info("order_received", "...", details={...})`.
 The request ID comes from a context variable set by the request middleware, or by the
 relay, worker and subscriber for the message they are handling.
+
+`LOG_FORMAT=console` (what `make run` uses) writes the same fields as one readable text line each
+instead (`ConsoleFormatter`); JSON stays the default.
 """
 
 import contextlib
@@ -64,6 +67,14 @@ class RequestIDFilter(logging.Filter):
 
 class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        line = self.fields(record)
+        try:
+            return orjson.dumps(line, default=json_value, option=orjson.OPT_NON_STR_KEYS).decode()
+        except orjson.JSONEncodeError:  # what orjson refuses (a lone surrogate, an int past 64 bits), json escapes
+            return json.dumps(line, default=json_value)
+
+    def fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The line's fields (SPEC §7)."""
         line: dict[str, Any] = {
             "timestamp": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
             "level": _LEVEL_NAMES.get(record.levelno, "ERROR" if record.levelno > logging.ERROR else "INFO"),
@@ -83,10 +94,36 @@ class JSONFormatter(logging.Formatter):
                 line["error"] = {"msg": f"{type(exc).__name__}: {exc}", "stack": stack}
             else:
                 line["error"] = {"msg": record.getMessage(), "stack": record.stack_info or ""}
-        try:
-            return orjson.dumps(line, default=json_value, option=orjson.OPT_NON_STR_KEYS).decode()
-        except orjson.JSONEncodeError:  # what orjson refuses (a lone surrogate, an int past 64 bits), json escapes
-            return json.dumps(line, default=json_value)
+        return line
+
+
+class ConsoleFormatter(JSONFormatter):
+    """The JSON line's fields as text for a person at a terminal: time, level, service, action,
+    message, then the request ID and details, and an ERROR's stack on the lines below.
+
+    `12:00:01.250 INFO  kitchen-display  http_request  GET /kitchen/ 200  [req-1a2b] {"method": "GET"}`
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = self.fields(record)
+        text = f"{line['timestamp'][11:23]} {line['level']:<5} {line['service']}  {line['action']}  {line['message']}"
+        if line["request_id"]:
+            text += f"  [{line['request_id']}]"
+        if "details" in line:
+            text += "  " + json.dumps(line["details"], default=json_value, ensure_ascii=False)
+        if "error" in line and line["error"]["stack"]:
+            text += "\n" + line["error"]["stack"].rstrip()
+        return text
+
+
+FORMATTERS = {"json": JSONFormatter, "console": ConsoleFormatter}
+
+
+def formatter_path(log_format: str) -> str:
+    """The dotted path of LOG_FORMAT's formatter (`json` or `console`), for a logging dictConfig."""
+    if log_format not in FORMATTERS:
+        raise ValueError(f"LOG_FORMAT: expected {' or '.join(FORMATTERS)}, got {log_format!r}")
+    return f"{__name__}.{FORMATTERS[log_format].__name__}"
 
 
 class ServiceLogger:

@@ -12,11 +12,14 @@ from granian import Granian
 from granian.constants import Interfaces
 from granian.http import HTTP1Settings
 
-# granian's own lines (start, stop, a worker that died) are JSON like everyone else's (SPEC §7); no
-# access log: POST /orders logs order_received / validation_failed with its request ID.
+from restaurant.logging import formatter_path
+
+# granian's own lines (start, stop, a worker that died) are JSON like everyone else's (SPEC §7), or
+# text with LOG_FORMAT=console; no access log: POST /orders logs order_received / validation_failed
+# with its request ID.
 LOGGING = {
-    "formatters": {"json": {"()": "restaurant.logging.JSONFormatter"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"}},
+    "formatters": {"lines": {"()": formatter_path(os.environ.get("LOG_FORMAT", "json").strip().lower())}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "lines"}},
     "loggers": {"_granian": {"handlers": ["stdout"], "level": "INFO", "propagate": False}},
 }
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from restaurant.logging import formatter_path
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -45,6 +47,12 @@ ALLOWED_HOSTS = _read("ALLOWED_HOSTS", env.list, default=["localhost", "127.0.0.
 LOG_LEVEL = _read("LOG_LEVEL", env.str, default="INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
     raise ImproperlyConfigured(f"LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got {LOG_LEVEL!r}")
+# json: one JSON object per line (SPEC §7); console: the same fields as readable text (`make run`).
+LOG_FORMAT = _read("LOG_FORMAT", env.str, default="json").strip().lower()
+try:
+    LOG_FORMATTER = formatter_path(LOG_FORMAT)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 COOKING_TIME_SCALE = _read("COOKING_TIME_SCALE", env.float, default=1.0)
 if COOKING_TIME_SCALE < 0:
     raise ImproperlyConfigured("COOKING_TIME_SCALE: must be >= 0")
@@ -58,6 +66,11 @@ if MENU_MODE not in {"open", "strict"}:
 # The staff order API has a budget of its own: the customers polling tracking from the restaurant's
 # wifi share its IP with the front-of-house tablets, and must not use up theirs.
 STAFF_RATE_LIMIT = _rate("STAFF_RATE_LIMIT", "600/min")
+# Where staff open the kitchen screens (/kitchen/, /kitchen/expo/, /board/), linked from the admin:
+# the display process, on its own port under `make run` (honcho's base port + 500). Empty: this host.
+DISPLAY_URL = _read("DISPLAY_URL", env.str, default="http://localhost:8500").strip().rstrip("/")
+if DISPLAY_URL and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", DISPLAY_URL):
+    raise ImproperlyConfigured(f"DISPLAY_URL: expected an http(s) URL or nothing, got {DISPLAY_URL!r}")
 # How often the outbox relay polls when no NOTIFY arrives (a fallback, seconds).
 OUTBOX_POLL_INTERVAL = _read("OUTBOX_POLL_INTERVAL", env.float, default=5.0)
 
@@ -205,12 +218,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "restaurant.logging.RequestIDFilter"}},
-    "formatters": {"json": {"()": "restaurant.logging.JSONFormatter"}},
+    "formatters": {"lines": {"()": LOG_FORMATTER}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
-            "formatter": "json",
+            "formatter": "lines",
             "filters": ["request_id"],
         }
     },

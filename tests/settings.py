@@ -24,6 +24,9 @@ os.environ.setdefault("COOKING_TIME_SCALE", "0.05")
 os.environ.setdefault("ORDERS_RATE_LIMIT", "off")
 os.environ.setdefault("TRACKING_RATE_LIMIT", "off")
 os.environ.setdefault("OUTBOX_POLL_INTERVAL", "2")
+# The commands the tests start write JSON lines, which the tests read, whatever a developer's shell
+# or .env says (LOG_FORMAT=console is for `make run`).
+os.environ["LOG_FORMAT"] = "json"
 
 from restaurant.settings import *  # noqa: E402, F403
 

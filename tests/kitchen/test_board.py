@@ -12,6 +12,7 @@ from django.test import Client
 from kitchen.bridge import DisplayBridge
 from kitchen.screens import board_snapshot
 from kitchen.services import worker_finish_order
+from orders.models import Order
 from orders.services import order_mark_completed, order_recall, order_start_cooking
 from restaurant.asgi import application
 from tests.factories import create_order
@@ -223,6 +224,7 @@ def test_board_page_refuses_unknown_order_types_with_a_400_that_names_the_known_
 
 
 def test_track_page_shows_the_step_bar_and_the_number_the_board_shows():
+    Order.objects.filter(pk=create_order().pk).update(number="ORD_20250101_042")
     response = Client().get("/track/ORD_20250101_042/")
 
     assert response.status_code == 200

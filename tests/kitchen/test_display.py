@@ -424,6 +424,8 @@ def test_kitchen_page_sends_strangers_to_the_login_refuses_other_staff_and_serve
 
 
 def test_track_page_is_public_and_opens_its_order_socket():
+    # An order's page (an unknown number's is a 404: tests/kitchen/test_pages.py).
+    Order.objects.filter(pk=create_order().pk).update(number="ORD_20250101_001")
     response = Client().get("/track/ORD_20250101_001/")
     assert response.status_code == 200
     assert b"/ws/orders/" in response.content and b"ORD_20250101_001" in response.content

@@ -1,6 +1,8 @@
 """The expo screen (/kitchen/expo/, socket /ws/kitchen/expo/): Kitchen and Manager staff act on it as on
 the kitchen display; Front of house watches it and is refused any action; nobody else gets in."""
 
+import json
+
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import Client
@@ -14,6 +16,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def expo_socket(headers) -> WebsocketCommunicator:
     return WebsocketCommunicator(application, "/ws/kitchen/expo/", headers=headers)
+
+
+def page_config(response) -> dict:
+    """What the page hands its script (json_script `display-config`)."""
+    start_tag = '<script id="display-config" type="application/json">'
+    start = response.text.index(start_tag) + len(start_tag)
+    return json.loads(response.text[start : response.text.index("</script>", start)])
 
 
 def test_front_of_house_watches_the_expo_and_is_refused_any_action():
@@ -70,8 +79,11 @@ def test_the_expo_page_is_view_only_for_front_of_house_and_refused_to_others():
     )
     nobody, anonymous = logged_in(None, "nobody").get("/kitchen/expo/"), Client().get("/kitchen/expo/")
 
-    assert front.status_code == 200 and "Expo (view only)" in front.text and "READ_ONLY = true" in front.text
-    assert cook.status_code == 200 and "(view only)" not in cook.text and "READ_ONLY = false" in cook.text
+    # The page's script reads the server's config (json_script): view only, so no button and no recall.
+    assert front.status_code == 200 and "Expo (view only)" in front.text and page_config(front)["read_only"] is True
+    assert page_config(front)["next_steps"] == {} and page_config(front)["recall"] is None
+    assert cook.status_code == 200 and "(view only)" not in cook.text and page_config(cook)["read_only"] is False
+    assert page_config(cook)["next_steps"] == {"ready": {"action": "bump", "label": "Bump"}}
     assert "/ws/kitchen/expo/" in cook.text
     assert nobody.status_code == 403
     assert anonymous.status_code == 302 and anonymous["Location"].startswith("/admin/login/")

@@ -1,0 +1,41 @@
+// Order tracking (/track/<number>/): kitchen/templates/kitchen/track.html. One order's public status
+// (no name, address or items) as a step bar, live through its socket.
+
+import { Versions, connectLive, pageData, showConnection } from "./live.js";
+
+const LABELS = { received: "Received", cooking: "Cooking", ready: "Ready for pick-up", completed: "Completed", cancelled: "Cancelled" };
+const STEPS = ["received", "cooking", "ready", "completed"];
+const config = pageData("track-config");
+const versions = new Versions();
+const conn = document.getElementById("conn");
+
+function showStep(status) {
+  const current = STEPS.indexOf(status); // -1 when cancelled: no step is reached
+  document.getElementById("steps").classList.toggle("cancelled", status === "cancelled");
+  document.querySelectorAll("#steps li").forEach((step, index) => {
+    step.classList.toggle("done", index < current || status === "completed");
+    step.classList.toggle("current", index === current && status !== "completed");
+    if (index === current) step.setAttribute("aria-current", "step");
+    else step.removeAttribute("aria-current");
+  });
+}
+
+function show(message) {
+  // The socket sends the order's status on connecting, then each update.
+  const order = message.order;
+  if (message.type !== "order" || !versions.accept(order.order_number, message.version)) return;
+  document.getElementById("status").textContent = LABELS[order.status] || order.status;
+  const eta = order.estimated_completion;
+  document.getElementById("eta").textContent =
+    eta && order.status === "cooking" ? "ready around " + new Date(eta).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+  showStep(order.status);
+  // A delivery leaves with a driver: it is not called on the counter's board (by default).
+  document.getElementById("board").hidden = order.order_type === "delivery";
+}
+
+connectLive(config.socket, {
+  onMessage: show,
+  onConnection: (up) => showConnection(conn, up, up ? "live" : "reconnecting…"),
+  stopOn: [4404],
+  onStop: () => showConnection(conn, false, "No such order."),
+});
