@@ -8,8 +8,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from kitchen.selectors import can_watch_expo, is_kitchen_staff
 from orders.models import OrderType
+from restaurant.roles import EXPO_WATCHERS, KITCHEN_STAFF, has_role
 
 # Delivery orders leave with a driver, not over the counter: a board shows them only when asked to.
 BOARD_DEFAULT_TYPES = (OrderType.TAKEOUT, OrderType.DINE_IN)
@@ -34,7 +34,7 @@ def board_order_types(value: str | None) -> tuple[str, ...] | None:
 def kitchen_display(request):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-    if not is_kitchen_staff(request.user):
+    if not has_role(request.user, *KITCHEN_STAFF):
         raise PermissionDenied
     return render(request, "kitchen/display.html", {"expo": False, "read_only": False})
 
@@ -44,9 +44,10 @@ def kitchen_expo(request):
     """The expo screen: whole orders with each station's progress; view only for Front of house."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-    if not can_watch_expo(request.user):
+    if not has_role(request.user, *EXPO_WATCHERS):
         raise PermissionDenied
-    return render(request, "kitchen/display.html", {"expo": True, "read_only": not is_kitchen_staff(request.user)})
+    read_only = not has_role(request.user, *KITCHEN_STAFF)
+    return render(request, "kitchen/display.html", {"expo": True, "read_only": read_only})
 
 
 @require_GET

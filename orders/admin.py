@@ -18,7 +18,6 @@ from menu.apis import menu_json
 from menu.selectors import menu_document, menu_version
 from orders.forms import ItemRowFormSet, StaffOrderForm, attach_errors, order_data, picked_lines
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
-from orders.roles import MANAGER
 from orders.selectors import speed_of_service, speed_of_service_by_hour, station_speed
 from orders.services import (
     OrderNotFound,
@@ -31,6 +30,7 @@ from orders.services import (
 from orders.validation import OrderInvalid, validate_order
 from restaurant.admin import ReadOnlyInline
 from restaurant.admin_site import AdminPage
+from restaurant.roles import TOKEN_MANAGERS, has_role
 
 ORDER_FIELDS = [
     "number",
@@ -185,8 +185,7 @@ class ApiTokenAdmin(TokenAdmin):
     token logs an app in as its user until it is deleted."""
 
     def _manages_tokens(self, request: HttpRequest) -> bool:
-        user = request.user
-        return user.is_active and (user.is_superuser or user.groups.filter(name=MANAGER).exists())
+        return has_role(request.user, *TOKEN_MANAGERS)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._manages_tokens(request)

@@ -15,7 +15,6 @@ from rest_framework.views import APIView
 from orders.models import OrderStatus, OrderType
 from orders.openapi import MONEY, order_create_schema
 from orders.parsers import OrderBodyNegotiation, OrderJSONParser, order_json
-from orders.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER
 from orders.selectors import order_detail, order_list
 from orders.services import order_create
 from orders.validation import validate_order
@@ -29,6 +28,7 @@ from restaurant.openapi import (
     error_response,
     retry_after_header,
 )
+from restaurant.roles import ORDER_STAFF, has_role
 from restaurant.throttling import CountedInTheWrite
 
 
@@ -53,7 +53,6 @@ class OrderCreateApi(CountedInTheWrite, APIView):
 
 # --- the staff order API: GET /orders, GET /orders/{number} --------------------------------------
 
-STAFF_ROLES = (MANAGER, FRONT_OF_HOUSE, KITCHEN)
 MAX_LIMIT = 100
 # Deep pages are OFFSET scans; past this, narrow the list with `since` instead.
 MAX_PAGE = 100_000
@@ -63,10 +62,7 @@ class IsOrderStaff(BasePermission):
     """An active superuser, or an active user in a staff role (the Kitchen role may read too)."""
 
     def has_permission(self, request, view) -> bool:
-        user = request.user
-        if user is None or not user.is_authenticated or not user.is_active:
-            return False
-        return user.is_superuser or user.groups.filter(name__in=STAFF_ROLES).exists()
+        return has_role(request.user, *ORDER_STAFF)
 
 
 class StaffApi(APIView):

@@ -4,6 +4,9 @@ Installed as the default admin site by `restaurant.apps.RestaurantAdminConfig`, 
 `admin.py` registers on it as usual: models with `admin.site.register`, and pages that are not a
 model's (kitchen's dead letters) with `admin.site.register_page`. This module registers nothing
 itself: the site class is imported while the default site is being built.
+
+The back office asks for permissions, as Django's admin does; which role holds which is
+restaurant/roles.py's `ROLE_PERMISSIONS`.
 """
 
 from collections.abc import Callable

@@ -19,12 +19,12 @@ from django.urls import reverse
 from menu.services import menu_items_set_available
 from notifications.bridge import KITCHEN_GROUP, DisplayBridge, bridges, order_group
 from orders.models import Order, OrderStatusLog
-from orders.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER
 from orders.selectors import order_views
 from orders.services import order_start_cooking
 from restaurant.asgi import application
 from restaurant.broker import NOTIFICATIONS_EXCHANGE
 from restaurant.models import OutboxMessage
+from restaurant.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER
 from tests.factories import create_order, load_test_menu, logged_in, staff_user
 
 TICKET_KEYS = {
