@@ -20,9 +20,10 @@ from django.utils import timezone
 
 from menu.selectors import slowest_prep_seconds
 from orders.errors import ItemMarkRefused, ItemNotFound, OrderNotFound, RecallExpired, TransitionNotAllowed
+from orders.messages import order_routing_key
 from orders.models import TRANSITIONS, DailyOrderCounter, Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.validation import OrderInput
-from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE, dumps, order_routing_key
+from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE, dumps
 from restaurant.logging import service_logger
 from restaurant.models import OutboxMessage
 from restaurant.outbox import outbox_row

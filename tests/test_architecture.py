@@ -5,6 +5,7 @@ code, selectors import no services, and only orders/services.py writes status ro
 import ast
 import re
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -110,9 +111,15 @@ def test_only_the_order_services_write_status_rows():
     assert writers == ["orders/services.py"]
 
 
-def test_the_broker_has_a_kitchen_queue_for_each_order_type_and_no_list_of_its_own():
+def test_the_broker_names_no_app_queue_and_declares_the_kitchen_queue_of_each_order_type():
+    from kitchen.topology import kitchen_queue
     from orders.models import OrderType
     from restaurant import broker
 
-    assert broker.kitchen_order_types() == tuple(OrderType.values)
-    assert "dine_in" not in (REPO / "restaurant" / "broker.py").read_text()
+    channel = mock.Mock()
+    broker.declare_topology(channel)
+
+    declared = [call.args[0] for call in channel.queue_declare.call_args_list]
+    assert declared == [broker.DEAD_LETTER_QUEUE, *(kitchen_queue(order_type) for order_type in OrderType.values)]
+    source = (REPO / "restaurant" / "broker.py").read_text()
+    assert "dine_in" not in source and "kitchen_" not in source and "kitchen." not in source
