@@ -226,23 +226,15 @@ class OrderCollectionApi(OrderListApi, OrderCreateApi):
     method, so each method takes them from its own view class: POST stays without authentication
     (an `Authorization` header is ignored there, and no session means no CSRF check)."""
 
-    method_view: type[APIView] = OrderCreateApi
+    # The view class whose policies serve each method (HEAD is GET's); any other method (OPTIONS, a
+    # 405 answer) takes POST's. (The docstring above is also the body of an OPTIONS answer: DRF's.)
+    METHOD_VIEWS: dict[str, type[APIView]] = {"GET": OrderListApi, "HEAD": OrderListApi}
 
     def initialize_request(self, request, *args, **kwargs):
         # DRF asks for the authenticators in here, before the view has a request of its own.
-        self.method_view = OrderListApi if request.method in ("GET", "HEAD") else OrderCreateApi
+        method_view = self.METHOD_VIEWS.get(request.method, OrderCreateApi)
+        self.authentication_classes = method_view.authentication_classes
+        self.permission_classes = method_view.permission_classes
+        self.throttle_scope = method_view.throttle_scope
+        self.counted_in_the_write = getattr(method_view, "counted_in_the_write", False)
         return super().initialize_request(request, *args, **kwargs)
-
-    def get_authenticators(self) -> list:
-        return [authenticator() for authenticator in self.method_view.authentication_classes]
-
-    def get_permissions(self) -> list:
-        return [permission() for permission in self.method_view.permission_classes]
-
-    @property
-    def throttle_scope(self) -> str:
-        return self.method_view.throttle_scope
-
-    @property
-    def counted_in_the_write(self) -> bool:
-        return getattr(self.method_view, "counted_in_the_write", False)
