@@ -7,10 +7,10 @@ from pika.exceptions import AMQPError
 
 from kitchen import dead_letters
 from kitchen.models import Worker
-from kitchen.selectors import can_watch_expo, is_kitchen_staff
 from restaurant.admin import ReadOnlyAdmin
 from restaurant.admin_site import AdminPage, ScreenLink
 from restaurant.broker import DEAD_LETTER_QUEUE, TopologyMismatch
+from restaurant.roles import EXPO_WATCHERS, KITCHEN_STAFF
 
 DEAD_LETTERS_PERMISSION = "kitchen.manage_dead_letters"
 BROKER_ERRORS = (AMQPError, OSError, TopologyMismatch)
@@ -91,9 +91,9 @@ admin.site.register_page(
 
 # The live screens, served by the display process: linked from the admin's index for who may open them.
 for screen in (
-    ScreenLink("Kitchen display", "kitchen-display", "tickets to start, mark and bump", is_kitchen_staff),
-    ScreenLink("Expo", "kitchen-expo", "whole orders, ready to run first", can_watch_expo),
-    ScreenLink("Customer board", "customer-board", "the numbers being prepared and ready (public)", lambda user: True),
+    ScreenLink("Kitchen display", "kitchen-display", "tickets to start, mark and bump", KITCHEN_STAFF),
+    ScreenLink("Expo", "kitchen-expo", "whole orders, ready to run first", EXPO_WATCHERS),
+    ScreenLink("Customer board", "customer-board", "the numbers being prepared and ready (public)"),
 ):
     admin.site.register_screen(screen)
 admin.site.view_site_url_name = "customer-board"  # "View site": the public board

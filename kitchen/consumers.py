@@ -27,7 +27,6 @@ from kitchen.screens import (
     order_views,
     screen_snapshot,
 )
-from kitchen.selectors import can_watch_expo, is_kitchen_staff, is_kitchen_staff_now
 from orders.services import (
     order_item_prepare,
     order_item_unprepare,
@@ -37,6 +36,7 @@ from orders.services import (
     order_start_cooking,
 )
 from restaurant.api import ApplicationError
+from restaurant.roles import EXPO_WATCHERS, KITCHEN_STAFF, has_role, has_role_now
 
 BAD_REQUEST = 4400
 FORBIDDEN = 4403
@@ -78,13 +78,13 @@ class ScreenConsumer(AsyncJsonWebsocketConsumer):
 
 
 class KitchenConsumer(ScreenConsumer):
-    may_watch = staticmethod(is_kitchen_staff)  # who may connect; acting is checked at every action
+    watchers = KITCHEN_STAFF  # the roles that may connect; acting is checked at every action
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         # Accepted, then closed: a refused handshake reaches a browser as 1006, this close code does.
         await self.accept()
-        if not await database_sync_to_async(self.may_watch)(user):
+        if not await database_sync_to_async(has_role)(user, *self.watchers):
             await self.close(code=FORBIDDEN)
             return
         self.username = user.get_username()
@@ -115,7 +115,7 @@ class KitchenConsumer(ScreenConsumer):
             return
         # Checked at every action, not only at connect: a cook taken off the Kitchen group an hour
         # ago must not bump orders from the socket they opened before.
-        if not await database_sync_to_async(is_kitchen_staff_now)(self.scope.get("user")):
+        if not await database_sync_to_async(has_role_now)(self.scope.get("user"), *KITCHEN_STAFF):
             errors = {"user": ["only Kitchen and Manager staff may act on orders"]}
             await self.send_error(action, number, "permission_denied", errors)
             await self.close(code=FORBIDDEN)
@@ -167,7 +167,7 @@ class ExpoConsumer(KitchenConsumer):
     """The expo screen's socket: the kitchen display's tickets and actions; Front of house may watch,
     and is refused (as anyone not Kitchen or Manager staff) on any action."""
 
-    may_watch = staticmethod(can_watch_expo)
+    watchers = EXPO_WATCHERS
 
 
 class OrderConsumer(ScreenConsumer):

@@ -13,11 +13,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from kitchen.screens import board_order_types
-from kitchen.selectors import can_watch_expo, is_kitchen_staff
 from orders.errors import OrderNotFound
 from orders.models import TRANSITIONS, OrderType
 from orders.selectors import order_get
 from orders.services import order_recall
+from restaurant.roles import EXPO_WATCHERS, KITCHEN_STAFF, has_role
 
 # A ticket's one button: the socket action (kitchen/consumers.py) that makes the order's transition of
 # the state machine, shown on the tickets whose status the transition starts from.
@@ -59,7 +59,7 @@ def _display(request, *, expo: bool, read_only: bool):
 def kitchen_display(request):
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-    if not is_kitchen_staff(request.user):
+    if not has_role(request.user, *KITCHEN_STAFF):
         raise PermissionDenied
     return _display(request, expo=False, read_only=False)
 
@@ -69,9 +69,9 @@ def kitchen_expo(request):
     """The expo screen: whole orders with each station's progress; view only for Front of house."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-    if not can_watch_expo(request.user):
+    if not has_role(request.user, *EXPO_WATCHERS):
         raise PermissionDenied
-    return _display(request, expo=True, read_only=not is_kitchen_staff(request.user))
+    return _display(request, expo=True, read_only=not has_role(request.user, *KITCHEN_STAFF))
 
 
 @require_GET

@@ -19,6 +19,7 @@ from pika.exceptions import AMQPError
 
 from kitchen import services
 from kitchen.selectors import order_held_by_person
+from kitchen.topology import kitchen_queue
 from orders.models import OrderType
 from orders.services import OrderNotFound, TransitionNotAllowed, order_start_cooking
 from restaurant import broker
@@ -119,7 +120,7 @@ class KitchenWorker(QueueConsumer):
             raise
 
     def queues(self) -> list[str]:
-        return [broker.kitchen_queue(order_type) for order_type in self.config.order_types]
+        return [kitchen_queue(order_type) for order_type in self.config.order_types]
 
     def declare(self) -> None:
         self.channel.confirm_delivery()  # for dead-letter publishes

@@ -15,7 +15,6 @@ from rest_framework.views import APIView
 from orders.models import OrderStatus, OrderType
 from orders.openapi import MONEY, order_create_schema
 from orders.parsers import OrderBodyNegotiation, OrderJSONParser, order_json
-from orders.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER
 from orders.selectors import order_detail, order_list
 from orders.services import order_create
 from orders.validation import validate_order
@@ -29,6 +28,7 @@ from restaurant.openapi import (
     error_response,
     retry_after_header,
 )
+from restaurant.roles import ORDER_STAFF, has_role
 from restaurant.throttling import CountedInTheWrite
 
 
@@ -53,7 +53,6 @@ class OrderCreateApi(CountedInTheWrite, APIView):
 
 # --- the staff order API: GET /orders, GET /orders/{number} --------------------------------------
 
-STAFF_ROLES = (MANAGER, FRONT_OF_HOUSE, KITCHEN)
 MAX_LIMIT = 100
 # Deep pages are OFFSET scans; past this, narrow the list with `since` instead.
 MAX_PAGE = 100_000
@@ -63,10 +62,7 @@ class IsOrderStaff(BasePermission):
     """An active superuser, or an active user in a staff role (the Kitchen role may read too)."""
 
     def has_permission(self, request, view) -> bool:
-        user = request.user
-        if user is None or not user.is_authenticated or not user.is_active:
-            return False
-        return user.is_superuser or user.groups.filter(name__in=STAFF_ROLES).exists()
+        return has_role(request.user, *ORDER_STAFF)
 
 
 class StaffApi(APIView):
@@ -230,23 +226,15 @@ class OrderCollectionApi(OrderListApi, OrderCreateApi):
     method, so each method takes them from its own view class: POST stays without authentication
     (an `Authorization` header is ignored there, and no session means no CSRF check)."""
 
-    method_view: type[APIView] = OrderCreateApi
+    # The view class whose policies serve each method (HEAD is GET's); any other method (OPTIONS, a
+    # 405 answer) takes POST's. (The docstring above is also the body of an OPTIONS answer: DRF's.)
+    METHOD_VIEWS: dict[str, type[APIView]] = {"GET": OrderListApi, "HEAD": OrderListApi}
 
     def initialize_request(self, request, *args, **kwargs):
         # DRF asks for the authenticators in here, before the view has a request of its own.
-        self.method_view = OrderListApi if request.method in ("GET", "HEAD") else OrderCreateApi
+        method_view = self.METHOD_VIEWS.get(request.method, OrderCreateApi)
+        self.authentication_classes = method_view.authentication_classes
+        self.permission_classes = method_view.permission_classes
+        self.throttle_scope = method_view.throttle_scope
+        self.counted_in_the_write = getattr(method_view, "counted_in_the_write", False)
         return super().initialize_request(request, *args, **kwargs)
-
-    def get_authenticators(self) -> list:
-        return [authenticator() for authenticator in self.method_view.authentication_classes]
-
-    def get_permissions(self) -> list:
-        return [permission() for permission in self.method_view.permission_classes]
-
-    @property
-    def throttle_scope(self) -> str:
-        return self.method_view.throttle_scope
-
-    @property
-    def counted_in_the_write(self) -> bool:
-        return getattr(self.method_view, "counted_in_the_write", False)

@@ -13,7 +13,7 @@ from typing import Any
 
 from django import forms
 
-from orders.validation import ITEM_RULES, MENU_ITEM_RULES, ORDER_RULES, FieldRule, Kind
+from orders.rules import ITEM_RULES, MENU_ITEM_RULES, ORDER_RULES, FieldRule, Kind
 
 ITEM_ERROR = re.compile(r"items\[(\d+)\]\.(\w+)")
 # How the fields look; what they accept is validate_order's business.

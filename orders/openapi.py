@@ -1,7 +1,7 @@
 """The OpenAPI description of POST /orders (SPEC §3), for drf-spectacular.
 
 Documentation only: these serializers never see a request. The request body's serializers are built from the
-rule table of orders/validation.py (which enforces it), so the schema cannot drift from the rules.
+rule table of orders/rules.py (which orders/validation.py enforces), so the schema cannot drift from the rules.
 """
 
 from collections.abc import Mapping
@@ -18,7 +18,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from orders.models import OrderStatus
-from orders.validation import CENT, ITEM_RULES, MENU_ITEM_RULES, ORDER_RULES, FieldRule, Kind
+from orders.rules import CENT, ITEM_RULES, MENU_ITEM_RULES, ORDER_RULES, FieldRule, Kind
 from restaurant.api import error_body
 from restaurant.openapi import (
     DATABASE_DOWN,

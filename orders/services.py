@@ -14,11 +14,12 @@ from django.utils import timezone
 
 from orders import statements
 from orders.errors import ItemMarkRefused, ItemNotFound, OrderNotFound, RecallExpired, TransitionNotAllowed
+from orders.messages import order_routing_key
 from orders.models import TRANSITIONS, Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.statements import Increment
 from orders.timing import preparation_time
 from orders.validation import OrderInput
-from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE, dumps, order_routing_key
+from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE, dumps
 from restaurant.logging import service_logger
 from restaurant.outbox import outbox_row
 from restaurant.throttling import RateCount, RateLimitExceeded

@@ -5,6 +5,9 @@ Installed as the default admin site by `restaurant.apps.RestaurantAdminConfig`, 
 model's (kitchen's dead letters) with `admin.site.register_page`, and links to the live screens of
 the display process with `admin.site.register_screen`. This module registers nothing itself: the
 site class is imported while the default site is being built.
+
+The back office asks for permissions, as Django's admin does; which role holds which is
+restaurant/roles.py's `ROLE_PERMISSIONS`.
 """
 
 from collections.abc import Callable
@@ -17,6 +20,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
+
+from restaurant.roles import has_role
 
 # The back office starts at seeing orders: a staff account of the Kitchen role (the kitchen display's
 # users) holds no such permission, so the admin refuses it like a non-staff account, but for the one
@@ -42,13 +47,13 @@ class AdminPage:
 
 @dataclass(frozen=True)
 class ScreenLink:
-    """A live screen linked from the admin's index for the users `may_use(user)` lets open it; its
-    URL is `url_name`'s path on the display process (settings.DISPLAY_URL)."""
+    """A live screen linked from the admin's index for the users in one of its `roles` (none: for
+    everyone); its URL is `url_name`'s path on the display process (settings.DISPLAY_URL)."""
 
     name: str
     url_name: str
     description: str
-    may_use: Callable[..., bool]
+    roles: tuple[str, ...] = ()
 
 
 class RestaurantAdminSite(admin.AdminSite):
@@ -75,7 +80,7 @@ class RestaurantAdminSite(admin.AdminSite):
         screens = [
             {"name": s.name, "url": f"{settings.DISPLAY_URL}{reverse(s.url_name)}", "description": s.description}
             for s in self._screens
-            if s.may_use(request.user)
+            if not s.roles or has_role(request.user, *s.roles)
         ]
         return super().index(request, {"screens": screens, **(extra_context or {})})
 

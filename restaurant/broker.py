@@ -1,4 +1,6 @@
-"""RabbitMQ: the topology of SPEC §5 and how to connect to it (pika, one connection per thread)."""
+"""RabbitMQ: the exchanges of SPEC §5, how to connect (pika, one connection per thread) and how to
+read and write a message. The apps' queues are theirs (the kitchen's: kitchen/topology.py), named
+to `declare_topology` by the `BROKER_TOPOLOGY` setting."""
 
 import json
 from contextlib import contextmanager
@@ -7,6 +9,7 @@ from typing import Any
 
 import pika
 from django.conf import settings
+from django.utils.module_loading import import_string
 from pika.exceptions import AMQPError, ChannelClosedByBroker
 
 from restaurant.logging import json_value
@@ -14,38 +17,6 @@ from restaurant.logging import json_value
 ORDERS_EXCHANGE = "orders_topic"
 NOTIFICATIONS_EXCHANGE = "notifications_fanout"
 DEAD_LETTER_QUEUE = "dead_letter_queue"
-MAX_PRIORITY = 10
-
-# The order types that get a kitchen queue: OrderType's, handed over by the orders app when Django
-# starts (orders/apps.py), so that this module names them nowhere and imports no app.
-_kitchen_order_types: tuple[str, ...] = ()
-
-
-def set_kitchen_order_types(order_types) -> None:
-    global _kitchen_order_types
-    _kitchen_order_types = tuple(order_types)
-
-
-def kitchen_order_types() -> tuple[str, ...]:
-    if not _kitchen_order_types:
-        raise RuntimeError("no order types registered: Django is not set up (orders/apps.py registers them)")
-    return _kitchen_order_types
-
-
-def kitchen_queue(order_type: str) -> str:
-    return f"kitchen_{order_type}_queue"
-
-
-def order_routing_key(order_type: str, priority: int) -> str:
-    return f"kitchen.{order_type}.{priority}"
-
-
-def kitchen_queue_arguments() -> dict[str, Any]:
-    return {
-        "x-max-priority": MAX_PRIORITY,
-        "x-dead-letter-exchange": "",
-        "x-dead-letter-routing-key": DEAD_LETTER_QUEUE,
-    }
 
 
 def connection_parameters(
@@ -96,7 +67,8 @@ def declare_notifications_exchange(channel) -> None:
 
 
 def declare_topology(channel) -> None:
-    """Declare every exchange and queue of SPEC §5, so no message is unroutable for lack of a queue.
+    """Declare every exchange and queue of SPEC §5, so no message is unroutable for lack of a queue:
+    the exchanges and the dead-letter queue, then the apps' queues (each `BROKER_TOPOLOGY` function).
 
     Arguments that clash with an existing queue or exchange raise TopologyMismatch.
     """
@@ -104,10 +76,8 @@ def declare_topology(channel) -> None:
         channel.exchange_declare(ORDERS_EXCHANGE, exchange_type="topic", durable=True)
         declare_notifications_exchange(channel)
         channel.queue_declare(DEAD_LETTER_QUEUE, durable=True)
-        for order_type in kitchen_order_types():
-            queue = kitchen_queue(order_type)
-            channel.queue_declare(queue, durable=True, arguments=kitchen_queue_arguments())
-            channel.queue_bind(queue, ORDERS_EXCHANGE, routing_key=f"kitchen.{order_type}.*")
+        for path in settings.BROKER_TOPOLOGY:
+            import_string(path)(channel)
 
 
 def stop_consuming(channel, pending) -> int:

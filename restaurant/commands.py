@@ -1,8 +1,11 @@
-"""The wrapper every long-running command shares (run_kitchen_worker, run_notification_subscriber,
-run_outbox_relay): its log lines name its service (SPEC §7), SIGTERM/SIGINT only set a stop flag
-its loop watches, and a topology clash (TopologyMismatch) exits 1 with `topology_mismatch`: no
-retry would fix it, an operator must."""
+"""What the management commands share: the wrapper every long-running command runs in
+(run_kitchen_worker, run_notification_subscriber, run_outbox_relay): its log lines name its service
+(SPEC §7), SIGTERM/SIGINT only set a stop flag its loop watches, and a topology clash
+(TopologyMismatch) exits 1 with `topology_mismatch`: no retry would fix it, an operator must; and
+the argument types their options share.
+"""
 
+import argparse
 import sys
 
 from django.core.management.base import BaseCommand
@@ -11,6 +14,17 @@ from restaurant import logging as app_logging
 from restaurant.broker import TopologyMismatch
 from restaurant.lifecycle import StopFlag
 from restaurant.logging import service_logger
+
+
+def positive_int(value: str) -> int:
+    """An argument type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 class LongRunningCommand(BaseCommand):

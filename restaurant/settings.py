@@ -57,6 +57,9 @@ COOKING_TIME_SCALE = _read("COOKING_TIME_SCALE", env.float, default=1.0)
 if COOKING_TIME_SCALE < 0:
     raise ImproperlyConfigured("COOKING_TIME_SCALE: must be >= 0")
 RABBITMQ_URL = _read("RABBITMQ_URL", env.str, default="amqp://guest:guest@localhost:5672/%2F")
+# The apps' queues (SPEC §5), each function declaring some on a channel: restaurant/broker.py's
+# declare_topology calls them after declaring the exchanges.
+BROKER_TOPOLOGY = ["kitchen.topology.declare_kitchen_queues"]
 ORDERS_RATE_LIMIT = _rate("ORDERS_RATE_LIMIT", "120/min")
 TRACKING_RATE_LIMIT = _rate("TRACKING_RATE_LIMIT", "600/min")
 # open: POST /orders takes the seed's free items ({name, quantity, price}) next to menu items; strict: menu items only.

@@ -18,6 +18,7 @@ import pytest
 import requests
 from django.db import connection
 
+from kitchen.topology import kitchen_queue
 from orders.models import OrderType
 from restaurant import broker
 from tests import settings as test_settings
@@ -80,7 +81,7 @@ def amqp_channel(rabbitmq_vhost):
     conn = broker.connect(client_name="pytest")
     channel = conn.channel()
     for order_type in OrderType.values:
-        channel.queue_delete(broker.kitchen_queue(order_type))
+        channel.queue_delete(kitchen_queue(order_type))
     channel.queue_delete(broker.DEAD_LETTER_QUEUE)
     broker.declare_topology(channel)
     yield channel

@@ -1,6 +1,6 @@
 """Test data built the way the product builds it: orders through the intake service (or POST /orders),
 moved on through the status service functions, and the back-office personas (the role groups of
-orders/roles.py). Every test module builds its orders and its staff accounts here."""
+restaurant/roles.py). Every test module builds its orders and its staff accounts here."""
 
 from decimal import Decimal
 from typing import Any
@@ -14,10 +14,10 @@ from django.test import Client
 from kitchen.services import worker_finish_order
 from menu.services import menu_load, parse_menu
 from orders.models import Order, OrderStatus
-from orders.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER, ensure_roles
 from orders.services import order_cancel, order_create, order_mark_completed, order_start_cooking
 from orders.validation import ItemInput, OrderInput, validate_order
 from restaurant.logging import request_id_var
+from restaurant.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER, ensure_roles
 from tests.support import order_payload
 
 __all__ = [

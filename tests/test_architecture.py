@@ -1,10 +1,11 @@
 """The shape of the code, checked from its imports (parsed, not run): infrastructure imports no app,
-apps import each other without a cycle, selectors import no services, and only orders/services.py
-writes status rows."""
+apps import each other without a cycle (their migrations included), migrations import no application
+code, selectors import no services, and only orders/services.py writes status rows."""
 
 import ast
 import re
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -15,13 +16,17 @@ APPS = ("menu", "orders", "kitchen", "tracking", "notifications")
 WIRING = {"restaurant/urls.py", "restaurant/asgi.py", "restaurant/settings.py"}
 
 
-def sources(*packages: str) -> list[Path]:
+def sources(*packages: str, migrations: bool = False) -> list[Path]:
     return [
         path
         for package in packages
         for path in sorted((REPO / package).rglob("*.py"))
-        if "migrations" not in path.parts and "__pycache__" not in path.parts
+        if (migrations or "migrations" not in path.parts) and "__pycache__" not in path.parts
     ]
+
+
+def migration_files(*packages: str) -> list[Path]:
+    return [path for path in sources(*packages, migrations=True) if "migrations" in path.parts]
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -51,7 +56,7 @@ def test_infrastructure_imports_no_app():
 def app_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {app: set() for app in APPS}
     for app in APPS:
-        for path in sources(app):
+        for path in sources(app, migrations=True):
             graph[app].update(m.split(".")[0] for m in imported_modules(path) if m.split(".")[0] in APPS)
         graph[app].discard(app)
     return graph
@@ -64,6 +69,32 @@ def test_apps_import_each_other_without_a_cycle():
         return any(dep == target or (dep not in seen and reaches(dep, target, seen | {dep})) for dep in graph[start])
 
     assert [app for app in APPS if reaches(app, app, {app})] == []
+
+
+def migration_dependencies(path: Path) -> set[str]:
+    """The migrations a migration file's `dependencies` names, as modules (`orders.migrations.0002_...`)."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = [getattr(target, "id", None) for target in node.targets] if isinstance(node, ast.Assign) else []
+        if names == ["dependencies"]:
+            pairs = [ast.literal_eval(item) for item in node.value.elts if isinstance(item, ast.Tuple)]
+            return {f"{app_label}.migrations.{name}" for app_label, name in pairs}
+    return set()
+
+
+@pytest.mark.parametrize("path", migration_files("restaurant", *APPS), ids=relative)
+def test_migrations_import_no_application_code(path):
+    """A migration is history: it holds its data literally and reaches models through `apps.get_model`,
+    so a change to the code cannot change what it did. It may import Django and the migrations it
+    depends on, nothing else of the project."""
+    project = {"restaurant", *APPS}
+    dependencies = migration_dependencies(path)
+
+    def allowed(module: str) -> bool:
+        # `from orders.migrations.0002_x import name` is listed as the module and as module.name.
+        return module in dependencies or module.rpartition(".")[0] in dependencies
+
+    offending = [module for module in imported_modules(path) if module.split(".")[0] in project and not allowed(module)]
+    assert offending == []
 
 
 @pytest.mark.parametrize("path", [p for p in sources(*APPS) if p.name == "selectors.py"], ids=relative)
@@ -80,9 +111,15 @@ def test_only_the_order_services_write_status_rows():
     assert writers == ["orders/services.py"]
 
 
-def test_the_broker_has_a_kitchen_queue_for_each_order_type_and_no_list_of_its_own():
+def test_the_broker_names_no_app_queue_and_declares_the_kitchen_queue_of_each_order_type():
+    from kitchen.topology import kitchen_queue
     from orders.models import OrderType
     from restaurant import broker
 
-    assert broker.kitchen_order_types() == tuple(OrderType.values)
-    assert "dine_in" not in (REPO / "restaurant" / "broker.py").read_text()
+    channel = mock.Mock()
+    broker.declare_topology(channel)
+
+    declared = [call.args[0] for call in channel.queue_declare.call_args_list]
+    assert declared == [broker.DEAD_LETTER_QUEUE, *(kitchen_queue(order_type) for order_type in OrderType.values)]
+    source = (REPO / "restaurant" / "broker.py").read_text()
+    assert "dine_in" not in source and "kitchen_" not in source and "kitchen." not in source

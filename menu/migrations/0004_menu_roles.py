@@ -1,16 +1,63 @@
+from django.contrib.auth.management import create_permissions
+from django.contrib.contenttypes.management import create_contenttypes
 from django.db import migrations
 
-from orders.roles import ensure_roles
+# The staff roles and what each was given when this migration was written: the menu's permissions
+# joined them (Kitchen and Front of house 86 items, the Manager holds menu.*). A migration is history:
+# the roles of today are restaurant/roles.py's. "app_label.codename", or "app_label.*" for every
+# permission on that app's models.
+ROLE_PERMISSIONS = {
+    "Kitchen": ("orders.complete_order", "menu.view_menuitem", "menu.set_availability"),
+    "Front of house": (
+        "orders.view_order",
+        "orders.add_order",
+        "orders.cancel_order",
+        "orders.complete_order",
+        "orders.view_orderitem",
+        "orders.view_orderstatuslog",
+        "kitchen.view_worker",
+        "menu.view_station",
+        "menu.view_category",
+        "menu.view_menuitem",
+        "menu.view_modifiergroup",
+        "menu.view_modifieroption",
+        "menu.set_availability",
+    ),
+    "Manager": ("orders.*", "kitchen.*", "restaurant.*", "menu.*"),
+}
 
 
-def grant_menu_permissions(apps, schema_editor):
-    ensure_roles(apps)  # only adds: the roles' menu permissions (orders/roles.py)
+def create_model_permissions(apps):
+    """Content types and model permissions normally appear after `migrate` (post_migrate); a data
+    migration that grants them needs them now."""
+    for app_config in apps.get_app_configs():
+        # Historical app configs have no models module, and both functions skip such apps.
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True
+        try:
+            create_contenttypes(app_config, verbosity=0, apps=apps)
+            create_permissions(app_config, verbosity=0, apps=apps)
+        finally:
+            app_config.models_module = models_module
+
+
+def create_roles(apps, schema_editor):
+    """Each role's group, given its permissions (only adding). A permission whose model comes in a
+    later migration does not exist yet, and is left to the migration that grants it."""
+    create_model_permissions(apps)
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        for name in names:
+            app_label, codename = name.split(".")
+            found = Permission.objects.filter(content_type__app_label=app_label)
+            group.permissions.add(*(found if codename == "*" else found.filter(codename=codename)))
 
 
 class Migration(migrations.Migration):
-    # Not after orders 0003 (which makes the groups, as ensure_roles does): on a new database that
-    # migration runs after this one, and its ensure_roles needs menu.set_availability to exist already.
-    # It needs every permission the roles name: those of orders 0002 and kitchen 0002.
+    # Not after orders 0003 (which makes the groups too): on a new database that migration runs after
+    # this one. The permissions granted here are those of orders 0002 and kitchen 0002 as well.
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
@@ -20,4 +67,4 @@ class Migration(migrations.Migration):
         ("menu", "0003_menuitem_set_availability_permission"),
     ]
 
-    operations = [migrations.RunPython(grant_menu_permissions, migrations.RunPython.noop)]
+    operations = [migrations.RunPython(create_roles, migrations.RunPython.noop)]

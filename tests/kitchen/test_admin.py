@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from kitchen.models import Worker
 from kitchen.services import worker_register
+from kitchen.topology import kitchen_queue
 from restaurant import broker
 from tests.amqp import put_dead_letter, queue_depth
 from tests.factories import FRONT_OF_HOUSE, MANAGER, logged_in, messages_of
@@ -130,7 +131,7 @@ def test_replay_button_sends_the_message_back_to_its_kitchen_queue_or_says_why_n
     refused = client.post(DEAD_LETTERS, {"id": "outbox-8", "action": "replay"})
 
     assert messages_of(replayed) == [("success", "Dead letter outbox-7 replayed to kitchen.takeout.1.")]
-    assert queue_depth(channel, broker.kitchen_queue("takeout")) == 1
+    assert queue_depth(channel, kitchen_queue("takeout")) == 1
     [(level, text)] = messages_of(refused)
     assert level == "error" and text.startswith("Dead letter outbox-8 not replayed: no original routing key")
     assert queue_depth(channel, DLQ) == 1

@@ -22,6 +22,7 @@ from kitchen.dead_letters import (
     dead_letter_list,
     dead_letter_replay,
 )
+from kitchen.topology import kitchen_queue
 from orders.models import Order, OrderStatus, OrderStatusLog
 from orders.services import format_order_number
 from restaurant import broker
@@ -33,8 +34,8 @@ from tests.support import REPO, manage, wait_for
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 DLQ = broker.DEAD_LETTER_QUEUE
-TAKEOUT_QUEUE = broker.kitchen_queue("takeout")
-DINE_IN_QUEUE = broker.kitchen_queue("dine_in")
+TAKEOUT_QUEUE = kitchen_queue("takeout")
+DINE_IN_QUEUE = kitchen_queue("dine_in")
 TIMEOUT = 30  # two cores shared with other test runs
 
 

@@ -20,11 +20,11 @@ from kitchen.bridge import DisplayBridge, bridges
 from kitchen.screens import KITCHEN_GROUP, order_group, order_views
 from menu.services import menu_items_set_available
 from orders.models import Order, OrderStatusLog
-from orders.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER
 from orders.services import order_start_cooking
 from restaurant.asgi import application
 from restaurant.broker import NOTIFICATIONS_EXCHANGE
 from restaurant.models import OutboxMessage
+from restaurant.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER
 from tests.factories import create_order, load_test_menu, logged_in, staff_user
 
 TICKET_KEYS = {

@@ -9,7 +9,7 @@ import websockets
 from django.test import Client
 
 from orders.models import Order
-from orders.roles import KITCHEN
+from restaurant.roles import KITCHEN
 from tests.factories import create_order, staff_user
 from tests.support import free_port
 

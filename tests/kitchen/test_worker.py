@@ -15,6 +15,7 @@ import pytest
 
 from kitchen.models import Worker, WorkerStatus
 from kitchen.services import WorkerAlreadyOnline, worker_register
+from kitchen.topology import kitchen_queue
 from orders.models import Order, OrderStatus, OrderStatusLog
 from orders.timing import cooking_time
 from restaurant import broker
@@ -30,7 +31,7 @@ TAKEOUT = {"order_type": "takeout"}
 DELIVERY = {"order_type": "delivery", "delivery_address": "12 Long Street, Springfield"}
 BY_TYPE = {"dine_in": DINE_IN, "takeout": TAKEOUT, "delivery": DELIVERY}
 BANQUET = [{"name": "Banquet for Ten", "quantity": 1, "price": 120}]  # total > 100: priority 10
-TAKEOUT_QUEUE = broker.kitchen_queue("takeout")
+TAKEOUT_QUEUE = kitchen_queue("takeout")
 LONG_COOK = "0.5"  # takeout cooks 5 s: time enough to signal a worker mid-cook
 
 
@@ -157,7 +158,7 @@ def test_worker_limited_to_dine_in_never_takes_a_takeout_order(relay, amqp_chann
     assert logged(takeout) == [("received", "order-service")]
     stats = queue_stats(rabbitmq_vhost)
     assert stats[TAKEOUT_QUEUE] == (1, 0, 0)  # ready, none unacked, nobody consuming it
-    assert stats[broker.kitchen_queue("dine_in")][2] == 1
+    assert stats[kitchen_queue("dine_in")][2] == 1
     assert not dine_in_chef.actions("order_not_ours")
     assert started_numbers(dine_in_chef) == [dine_in.number]
     # Peek: the broker has never delivered it to anyone (the peek itself hands it back).

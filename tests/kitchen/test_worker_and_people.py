@@ -9,9 +9,9 @@ import pytest
 
 from kitchen.models import Worker
 from kitchen.services import worker_go_offline, worker_register
+from kitchen.topology import kitchen_queue
 from orders.models import Order, OrderStatus, OrderStatusLog
 from orders.services import order_mark_ready, order_start_cooking
-from restaurant import broker
 from tests.amqp import queue_depth
 from tests.factories import KITCHEN, create_order, staff_user
 from tests.kitchen import test_worker_steps
@@ -22,7 +22,7 @@ in_process_worker = test_worker_steps.in_process_worker  # the step tests' fixtu
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the workers commit their own transactions
 
-TAKEOUT_QUEUE = broker.kitchen_queue("takeout")
+TAKEOUT_QUEUE = kitchen_queue("takeout")
 
 
 def logged(order: Order) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ import pytest
 from django.db import transaction
 
 from kitchen.models import Worker, WorkerStatus
+from kitchen.topology import kitchen_queue
 from orders.models import Order, OrderStatus, OrderStatusLog
 from restaurant import broker
 from restaurant.models import OutboxMessage
@@ -142,13 +143,13 @@ def test_connection_closed_by_the_broker_mid_cook_reconnects_and_the_order_ends_
     assert logged_statuses(second) == ["cooking", "ready", "received"]
     [new] = wait_for(lambda: worker_connections("chef_conn"), timeout=TIMEOUT, message="the worker's connection")
     assert new["pid"] != old["pid"]
-    assert queue_depth(amqp_channel, broker.kitchen_queue("takeout")) == 0
+    assert queue_depth(amqp_channel, kitchen_queue("takeout")) == 0
     assert queue_depth(amqp_channel, broker.DEAD_LETTER_QUEUE) == 0
     assert worker.proc.poll() is None
 
 
 def test_amqp_heartbeats_keep_flowing_through_long_cooks_with_a_prefetched_backlog(relay, start_worker, amqp_channel):
-    queue = broker.kitchen_queue("takeout")
+    queue = kitchen_queue("takeout")
     orders = [create_order() for _ in range(3)]
     relay.wait_for_action("order_published", count=3, timeout=TIMEOUT)
     assert queue_depth(amqp_channel, queue) == 3
@@ -178,7 +179,7 @@ def test_consumer_cancelled_by_a_queue_deletion_reconnects_redeclares_and_keeps_
     relay, start_worker, amqp_channel
 ):
     worker = start_worker("chef_cancel")
-    queue = broker.kitchen_queue("takeout")
+    queue = kitchen_queue("takeout")
 
     try:
         amqp_channel.queue_delete(queue)
@@ -200,7 +201,7 @@ def test_consumer_cancelled_by_a_queue_deletion_reconnects_redeclares_and_keeps_
 def test_a_kitchen_queue_declared_with_other_arguments_stops_the_worker_with_topology_mismatch(
     start_worker, amqp_channel
 ):
-    queue = broker.kitchen_queue("dine_in")
+    queue = kitchen_queue("dine_in")
     try:
         amqp_channel.queue_delete(queue)
         amqp_channel.queue_declare(queue, durable=True)  # no x-max-priority, no dead-lettering
@@ -244,7 +245,7 @@ def test_a_message_failing_for_a_lasting_reason_is_dead_lettered_after_five_atte
     # The queue is not blocked: the next order is cooked.
     later = create_order()
     wait_until_status(later, OrderStatus.READY)
-    assert queue_depth(amqp_channel, broker.kitchen_queue("takeout")) == 0
+    assert queue_depth(amqp_channel, kitchen_queue("takeout")) == 0
 
 
 # --- taken over ---------------------------------------------------------------------------

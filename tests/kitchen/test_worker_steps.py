@@ -8,7 +8,9 @@ import pika
 import pytest
 
 from kitchen.models import Worker
+from kitchen.topology import kitchen_queue
 from kitchen.worker import KitchenWorker, WorkerConfig
+from orders.messages import order_routing_key
 from orders.models import Order, OrderStatus, OrderStatusLog, OrderType
 from restaurant import broker
 from restaurant.lifecycle import StopFlag
@@ -76,13 +78,13 @@ def test_one_delivery_is_cooked_to_ready_with_one_row_per_status_and_acked(amqp_
     ]
     assert worker.step() is False  # nothing else came: the delivery was acked, not redelivered
     worker.shutdown()
-    assert queue_depth(amqp_channel, broker.kitchen_queue(order.order_type)) == 0
+    assert queue_depth(amqp_channel, kitchen_queue(order.order_type)) == 0
     assert queue_depth(amqp_channel, broker.DEAD_LETTER_QUEUE) == 0
 
 
 def test_a_poison_body_is_dead_lettered_with_its_reason_and_leaves_the_queue(amqp_channel, in_process_worker):
     worker = in_process_worker("chef_poison")
-    amqp_channel.basic_publish(broker.ORDERS_EXCHANGE, broker.order_routing_key("takeout", 1), b"not json")
+    amqp_channel.basic_publish(broker.ORDERS_EXCHANGE, order_routing_key("takeout", 1), b"not json")
 
     handle_one(worker)
 
@@ -96,13 +98,13 @@ def test_a_poison_body_is_dead_lettered_with_its_reason_and_leaves_the_queue(amq
     assert properties.headers["x-dead-lettered-by"] == "chef_poison"
     assert properties.headers["x-original-routing-key"] == "kitchen.takeout.1"
     worker.shutdown()
-    assert queue_depth(amqp_channel, broker.kitchen_queue("takeout")) == 0
+    assert queue_depth(amqp_channel, kitchen_queue("takeout")) == 0
 
 
 def test_an_order_of_a_type_the_worker_does_not_cook_is_requeued_untouched(amqp_channel, in_process_worker, caplog):
     worker = in_process_worker("chef_takeout_only", ("takeout",))
     order = create_order(order_type="dine_in", table_number=4)
-    publish_order_message(amqp_channel, order, routing_key=broker.order_routing_key("takeout", 1))  # misrouted
+    publish_order_message(amqp_channel, order, routing_key=order_routing_key("takeout", 1))  # misrouted
 
     with caplog.at_level(logging.INFO):
         handle_one(worker)
@@ -111,7 +113,7 @@ def test_an_order_of_a_type_the_worker_does_not_cook_is_requeued_untouched(amqp_
     worker.shutdown()  # hands back the redelivery if it was prefetched again
     order.refresh_from_db()
     assert order.status == OrderStatus.RECEIVED and statuses(order) == ["received"]
-    queue = broker.kitchen_queue("takeout")
+    queue = kitchen_queue("takeout")
     wait_for(lambda: queue_depth(amqp_channel, queue) == 1, timeout=TIMEOUT, message="the order back in its queue")
     method, _, _ = amqp_channel.basic_get(queue, auto_ack=True)
     assert method.redelivered  # the same message, given back, not a copy
@@ -130,4 +132,4 @@ def test_an_order_of_menu_items_and_free_items_is_cooked_like_any_other(amqp_cha
     order.refresh_from_db()
     assert order.status == OrderStatus.READY
     assert statuses(order) == ["cooking", "ready", "received"]
-    assert queue_depth(amqp_channel, broker.kitchen_queue(order.order_type)) == 0
+    assert queue_depth(amqp_channel, kitchen_queue(order.order_type)) == 0

@@ -17,9 +17,9 @@ from django.urls import reverse
 
 from kitchen.services import worker_register
 from orders.models import Order, OrderStatus, OrderStatusLog
-from orders.roles import ROLE_PERMISSIONS
 from restaurant.broker import NOTIFICATIONS_EXCHANGE, ORDERS_EXCHANGE
 from restaurant.models import OutboxMessage
+from restaurant.roles import ROLE_PERMISSIONS
 from tests.factories import (
     FRONT_OF_HOUSE,
     KITCHEN,

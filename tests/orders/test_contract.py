@@ -1,4 +1,4 @@
-"""The order contract is described once, by the rule table of orders/validation.py: validation, the
+"""The order contract is described once, by the rule table of orders/rules.py: validation, the
 OpenAPI request schema and the staff order form all read their limits, choices and texts from it."""
 
 from dataclasses import replace
@@ -9,7 +9,8 @@ from django.urls import reverse
 from drf_spectacular.generators import SchemaGenerator
 
 from orders.forms import ItemRowForm, ItemRowFormSet, StaffOrderForm
-from orders.validation import ITEM_RULES, ORDER_RULES, FieldRule, Kind, OrderInvalid, validate_order
+from orders.rules import ITEM_RULES, ORDER_RULES, FieldRule, Kind
+from orders.validation import OrderInvalid, validate_order
 from tests.factories import MANAGER, logged_in
 from tests.support import order_payload
 

@@ -4,6 +4,7 @@ live web server, real outbox relay, real RabbitMQ."""
 import json
 from decimal import Decimal
 
+from kitchen.topology import kitchen_queue
 from orders.models import OrderType
 from restaurant import broker
 from tests.amqp import ORDER_MESSAGE_KEYS, bind_probe_queue, get_messages
@@ -105,17 +106,17 @@ def test_orders_land_in_the_kitchen_queue_of_their_type_with_their_priority(web_
 
     expected = {"dine_in": (dine_in, 10), "takeout": (takeout, 1), "delivery": (delivery, 5)}
     for order_type, (number, priority) in expected.items():
-        [(method, properties, body)] = get_messages(amqp_channel, broker.kitchen_queue(order_type), 1)
+        [(method, properties, body)] = get_messages(amqp_channel, kitchen_queue(order_type), 1)
         assert json.loads(body)["order_number"] == number
         assert method.routing_key == f"kitchen.{order_type}.{priority}"
         assert properties.priority == priority
     for order_type in OrderType.values:
-        queue = amqp_channel.queue_declare(broker.kitchen_queue(order_type), passive=True)
+        queue = amqp_channel.queue_declare(kitchen_queue(order_type), passive=True)
         assert queue.method.message_count == 0, f"{order_type} queue holds another order's message"
 
 
 def test_higher_priority_order_waiting_in_kitchen_queue_is_delivered_first(web_url, relay, amqp_channel):
-    queue = broker.kitchen_queue("dine_in")
+    queue = kitchen_queue("dine_in")
     small = post_order(web_url, order_payload(order_type="dine_in", table_number=3), expect=201).json()["order_number"]
     big = post_order(web_url, BIG_DINE_IN, expect=201).json()["order_number"]
 

@@ -14,6 +14,7 @@ from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext
 from pika.exceptions import AMQPError, NackError, UnroutableError
 
+from kitchen.topology import kitchen_queue, kitchen_queue_arguments
 from restaurant import broker
 from restaurant.database import listener_params
 from restaurant.lifecycle import StopFlag
@@ -222,7 +223,7 @@ def test_status_update_without_any_subscriber_is_done_and_does_not_block_the_out
 
 
 def test_order_message_is_delivered_after_its_kitchen_queue_was_deleted(outbox_relay, amqp_channel):
-    takeout_queue = broker.kitchen_queue("takeout")
+    takeout_queue = kitchen_queue("takeout")
     amqp_channel.queue_delete(takeout_queue)  # an operator deleted it after the relay declared it
     order = create_order(order_type="takeout")
 
@@ -232,7 +233,7 @@ def test_order_message_is_delivered_after_its_kitchen_queue_was_deleted(outbox_r
     assert json.loads(body)["order_number"] == order.number
     assert properties.priority == order.priority
     # Redeclared with the SPEC arguments (a plain redeclare would clash with them).
-    amqp_channel.queue_declare(takeout_queue, durable=True, arguments=broker.kitchen_queue_arguments())
+    amqp_channel.queue_declare(takeout_queue, durable=True, arguments=kitchen_queue_arguments())
     assert OutboxMessage.objects.get().published_at is not None
 
 
@@ -297,7 +298,7 @@ def test_an_order_message_unroutable_even_after_redeclaring_stops_the_batch_ther
 
 
 def test_a_batch_with_a_deleted_kitchen_queue_is_republished_from_the_returned_message_on(outbox_relay, amqp_channel):
-    amqp_channel.queue_delete(broker.kitchen_queue("takeout"))
+    amqp_channel.queue_delete(kitchen_queue("takeout"))
     create_order(order_type="dine_in", table_number=4)
     second, third = create_order(order_type="takeout"), create_order(order_type="takeout")
 
@@ -305,8 +306,8 @@ def test_a_batch_with_a_deleted_kitchen_queue_is_republished_from_the_returned_m
 
     assert outbox_fully_published()
     rows = list(OutboxMessage.objects.order_by("id").values_list("id", flat=True))
-    assert received_ids(amqp_channel, broker.kitchen_queue("dine_in")) == rows[:1]  # before the return: once
-    takeout = [json.loads(body)["order_number"] for _, _, body in drain(amqp_channel, broker.kitchen_queue("takeout"))]
+    assert received_ids(amqp_channel, kitchen_queue("dine_in")) == rows[:1]  # before the return: once
+    takeout = [json.loads(body)["order_number"] for _, _, body in drain(amqp_channel, kitchen_queue("takeout"))]
     assert takeout == [second.number, third.number]
 
 
@@ -511,7 +512,7 @@ def test_relay_survives_database_refusing_connections(processes, relay, amqp_cha
 
 
 def test_relay_exits_1_when_a_kitchen_queue_clashes_with_the_topology(processes, amqp_channel):
-    takeout_queue = broker.kitchen_queue("takeout")
+    takeout_queue = kitchen_queue("takeout")
     amqp_channel.queue_delete(takeout_queue)
     amqp_channel.queue_declare(takeout_queue, durable=True)  # no x-max-priority, no dead-lettering
     try:

@@ -6,9 +6,9 @@ from pika.exceptions import AMQPError
 
 from kitchen import dead_letters
 from kitchen.dead_letters import DeadLetter, DeadLetterNotFound
-from kitchen.management.commands.run_kitchen_worker import positive_int
 from restaurant import logging as app_logging
 from restaurant.broker import DEAD_LETTER_QUEUE, ORDERS_EXCHANGE, TopologyMismatch
+from restaurant.commands import positive_int
 
 REASON_WIDTH = 60
 

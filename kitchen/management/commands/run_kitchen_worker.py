@@ -5,7 +5,7 @@ from django.db import InterfaceError, OperationalError, connection
 from kitchen.services import WorkerAlreadyOnline
 from kitchen.worker import KitchenWorker, WorkerConfig, log
 from orders.models import OrderType
-from restaurant.commands import LongRunningCommand
+from restaurant.commands import LongRunningCommand, positive_int
 from restaurant.lifecycle import Backoff, StopFlag, sleep
 
 
@@ -17,16 +17,6 @@ def order_types(value: str) -> tuple[str, ...]:
             f"unknown order type {', '.join(unknown) or value!r}: choose from {', '.join(OrderType.values)}"
         )
     return types
-
-
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
 
 
 def worker_name(value: str) -> str:

@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from orders.roles import MANAGER, ensure_roles
+from restaurant.roles import MANAGER, ensure_roles
 
 
 def login_line(username: str, why: str) -> str:

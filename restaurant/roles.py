@@ -1,0 +1,90 @@
+"""Staff roles (SPEC §7) as Django groups: who may do what, in one place.
+
+Two questions are asked of a user, both answered from here:
+- "is this user in a role?" (`has_role`): the staff order API (orders/apis.py), the kitchen and expo
+  pages and sockets (kitchen/views.py, kitchen/consumers.py) and the API tokens' admin
+  (orders/admin/tokens.py) let in the roles named below, and an active superuser;
+- "does this user hold a permission?" (Django's `user.has_perm`): the back office (restaurant/admin_site.py
+  and every app's admin) checks the permissions a role is given here (`ROLE_PERMISSIONS`).
+
+The groups are made by data migrations (orders 0003, menu 0004, orders 0006, each granting the
+permissions of its day) and topped up by `create_demo_staff` through `ensure_roles`, which only adds: a
+permission an operator gave a group by hand is left alone.
+"""
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.management import create_contenttypes
+
+KITCHEN = "Kitchen"
+FRONT_OF_HOUSE = "Front of house"
+MANAGER = "Manager"
+
+# Who may pass each door that asks for a role (an active superuser passes them all).
+KITCHEN_STAFF = (KITCHEN, MANAGER)  # the kitchen display, and every action taken from a kitchen screen
+EXPO_WATCHERS = (KITCHEN, MANAGER, FRONT_OF_HOUSE)  # the expo screen (Front of house watches only)
+ORDER_STAFF = (MANAGER, FRONT_OF_HOUSE, KITCHEN)  # the staff order API: GET /orders, GET /orders/{number}
+TOKEN_MANAGERS = (MANAGER,)  # the staff order API's tokens, in the back office
+
+# "app_label.codename", or "app_label.*" for every permission on that app's models.
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    # The kitchen display's bump button, and 86ing items during service: of the back office, the menu
+    # items list and its two actions only (restaurant/admin_site.py `admit`, menu/admin.py).
+    KITCHEN: ("orders.complete_order", "menu.view_menuitem", "menu.set_availability"),
+    FRONT_OF_HOUSE: (
+        "orders.view_order",
+        "orders.add_order",
+        "orders.cancel_order",
+        "orders.complete_order",
+        "orders.view_orderitem",
+        "orders.view_orderstatuslog",
+        "kitchen.view_worker",
+        # The menu to answer the phone with; and they 86 what the pass tells them is out (the kitchen
+        # is busy cooking), but prices and the catalog stay the Manager's.
+        "menu.view_station",
+        "menu.view_category",
+        "menu.view_menuitem",
+        "menu.view_modifiergroup",
+        "menu.view_modifieroption",
+        "menu.set_availability",
+    ),
+    MANAGER: ("orders.*", "kitchen.*", "restaurant.*", "menu.*"),
+}
+
+
+def has_role(user, *roles: str) -> bool:
+    """An active superuser, or an active user in one of `roles` (a group not created yet has no members)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_superuser or user.groups.filter(name__in=roles).exists()
+
+
+def has_role_now(user, *roles: str) -> bool:
+    """`has_role` of the user's row as the database holds it at this moment: a socket opened an hour
+    ago must not act on a group, an activation or a superuser flag its user has since lost."""
+    if user is None or not user.is_authenticated:
+        return False
+    return has_role(get_user_model().objects.filter(pk=user.pk).first(), *roles)
+
+
+def ensure_roles() -> None:
+    """Create the role groups if missing and give each its permissions (adding, never removing)."""
+    # Content types and model permissions appear after `migrate` (post_migrate); a test database
+    # emptied between tests may have none yet.
+    for app_config in apps.get_app_configs():
+        create_contenttypes(app_config, verbosity=0)
+        create_permissions(app_config, verbosity=0)
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = []
+        for name in names:
+            app_label, codename = name.split(".")
+            found = Permission.objects.filter(content_type__app_label=app_label)
+            if codename != "*":
+                found = found.filter(codename=codename)
+                if not found.exists():
+                    raise LookupError(f"role {role}: no permission {name}")
+            wanted.extend(found)
+        group.permissions.add(*wanted)
