@@ -1,7 +1,11 @@
 """Test data built the way the product builds it: orders through the intake service (or POST /orders),
 moved on through the status service functions, and the back-office personas (the role groups of
-orders/roles.py). Every test module builds its orders and its staff accounts here."""
+orders/roles.py). Every test module builds its orders and its staff accounts here, and reads an
+order's rows back with the helpers below them.
 
+For the catalog: the one test menu (`TEST_MENU`, loaded by `load_test_menu`) and the catalog's state."""
+
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -9,15 +13,17 @@ import requests
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
+from django.db.models import Max
 from django.test import Client
 
 from kitchen.services import worker_finish_order
 from menu.services import menu_load, parse_menu
-from orders.models import Order, OrderStatus
+from orders.models import DailyOrderCounter, Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER, ensure_roles
 from orders.services import order_cancel, order_create, order_mark_completed, order_start_cooking
 from orders.validation import validate_order
 from restaurant.logging import request_id_var
+from restaurant.models import OutboxMessage
 from tests.support import order_payload
 
 __all__ = [
@@ -107,6 +113,50 @@ def post_order(
     if expect is not None:
         assert response.status_code == expect, response.text
     return response
+
+
+def place_order(base_url: str, **fields: Any) -> str:
+    """`post_order` of `order_payload(**fields)`, which must be taken (201): the new order's number."""
+    return post_order(base_url, order_payload(**fields), expect=201).json()["order_number"]
+
+
+def post(
+    client: Client, body: dict | list | str | bytes, content_type: str = "application/json", path: str = "/orders"
+):
+    """POST `body` to `path` through Django's test client, JSON-encoded unless it is text or bytes already."""
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return client.post(path, data=data, content_type=content_type)
+
+
+# --- an order's rows, read back -----------------------------------------------------------------
+
+
+def logged(order: Order) -> list[tuple[str, str]]:
+    """The order's status rows as (status, changed_by), oldest first."""
+    rows = OrderStatusLog.objects.filter(order=order).order_by("changed_at", "id")
+    return list(rows.values_list("status", "changed_by"))
+
+
+def logged_statuses(order: Order) -> list[str]:
+    """The statuses of the order's status rows, sorted by name: which rows exist, whoever wrote them."""
+    return sorted(status for status, _ in logged(order))
+
+
+def last_log_id(order: Order | None = None) -> int:
+    """The newest status row's id (of `order`'s rows, or of all): the version a screen's update carries."""
+    rows = OrderStatusLog.objects.filter(order=order) if order else OrderStatusLog.objects.all()
+    return rows.aggregate(top=Max("id"))["top"]
+
+
+def stored_rows() -> dict[str, int]:
+    """Rows in every table an order writes: what a refused order must leave as it was."""
+    return {
+        "orders": Order.objects.count(),
+        "order_items": OrderItem.objects.count(),
+        "order_status_log": OrderStatusLog.objects.count(),
+        "outbox": OutboxMessage.objects.count(),
+        "daily_counter": DailyOrderCounter.objects.count(),
+    }
 
 
 # --- staff --------------------------------------------------------------------------------------

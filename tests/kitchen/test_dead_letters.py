@@ -22,12 +22,12 @@ from kitchen.dead_letters import (
     dead_letter_list,
     dead_letter_replay,
 )
-from orders.models import Order, OrderStatus, OrderStatusLog
+from orders.models import Order, OrderStatus
 from orders.services import format_order_number
 from restaurant import broker
 from restaurant import logging as app_logging
 from tests.amqp import bind_probe_queue, get_messages, put_dead_letter, queue_depth, rabbitmqctl, wait_for_queue_depth
-from tests.factories import create_order
+from tests.factories import create_order, logged
 from tests.support import REPO, manage, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -95,11 +95,6 @@ def table_rows(output: str) -> list[list[str]]:
     lines = [line for line in output.splitlines() if line and not line.startswith("{")]
     assert lines[0].split()[:2] == ["ID", "ORDER"], output
     return [[cell.strip() for cell in line.split("  ") if cell.strip()] for line in lines[1:] if "  " in line]
-
-
-def logged(order: Order) -> list[tuple[str, str]]:
-    rows = OrderStatusLog.objects.filter(order=order).order_by("changed_at", "id")
-    return [(row.status, row.changed_by) for row in rows]
 
 
 # --- the real path: dead-lettered by a worker, listed, replayed, cooked ---------------------------

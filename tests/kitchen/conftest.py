@@ -1,0 +1,37 @@
+"""Fixtures of the kitchen's tests: the display tests' channel layer (`fresh_layer`, which the
+display modules use for all their tests through `pytestmark`) and an in-process kitchen worker."""
+
+import pytest
+from channels.layers import channel_layers
+
+from kitchen.worker import KitchenWorker, WorkerConfig
+from notifications.bridge import bridges
+from orders.models import OrderType
+from restaurant.lifecycle import StopFlag
+
+
+@pytest.fixture
+def fresh_layer(transactional_db):
+    """Every test its own in-memory layer (it belongs to one event loop) and its bridge stopped."""
+    channel_layers.backends.clear()
+    yield
+    bridges.stop()
+    channel_layers.backends.clear()
+
+
+@pytest.fixture
+def in_process_worker(amqp_channel):
+    """`in_process_worker(name, order_types)`: a registered KitchenWorker consuming its queues."""
+    started: list[KitchenWorker] = []
+
+    def start(name: str, order_types: tuple[str, ...] = tuple(OrderType.values)) -> KitchenWorker:
+        config = WorkerConfig(name=name, order_types=order_types, all_types=order_types == tuple(OrderType.values))
+        worker = KitchenWorker(config, stop=StopFlag())
+        worker.register()
+        worker.connect()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.shutdown()
