@@ -5,11 +5,13 @@ order's rows back with the helpers below them.
 
 For the catalog: the one test menu (`TEST_MENU`, loaded by `load_test_menu`) and the catalog's state."""
 
+import copy
 import json
 from decimal import Decimal
 from typing import Any
 
 import requests
+from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
@@ -17,6 +19,8 @@ from django.db.models import Max
 from django.test import Client
 
 from kitchen.services import worker_finish_order
+from menu.models import Category, MenuItem, ModifierGroup, ModifierOption, Station
+from menu.selectors import menu_version
 from menu.services import menu_load, parse_menu
 from orders.models import DailyOrderCounter, Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER, ensure_roles
@@ -30,14 +34,25 @@ __all__ = [
     "FRONT_OF_HOUSE",
     "KITCHEN",
     "MANAGER",
+    "TEST_MENU",
     "as_api_reads",
+    "catalog_state",
     "create_order",
+    "last_log_id",
+    "load_test_menu",
+    "logged",
     "logged_in",
+    "logged_statuses",
     "make_order",
+    "menu_copy",
     "messages_of",
     "order_payload",
+    "place_order",
+    "post",
     "post_order",
+    "posted_back",
     "staff_user",
+    "stored_rows",
 ]
 
 
@@ -197,9 +212,34 @@ def messages_of(response) -> list[tuple[str, str]]:
     return [(message.level_tag, str(message)) for message in get_messages(response.wsgi_request)]
 
 
-# A small menu for intake tests: a pizza with an exactly-one size, up to three extras (one sold out)
-# and free removals; a drink; a sold-out dessert; a "deltas" item whose modifiers a float sum gets wrong.
-TEST_MENU = {
+def posted_back(page, **changes: Any) -> dict[str, Any]:
+    """What a browser posts back of an admin change page (its form and every inline, as rendered),
+    with `changes` ("price", "options-0-code", ...) applied."""
+    data: dict[str, Any] = {}
+    rendered = [page.context["adminform"].form]
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data.update({management.add_prefix(name): value for name, value in management.initial.items()})
+        rendered.extend(inline.formset.forms)
+    for form in rendered:
+        for name, field in form.fields.items():
+            value = form[name].value()
+            if isinstance(field, forms.BooleanField):
+                if value:
+                    data[form.add_prefix(name)] = "on"
+            elif value is not None:
+                data[form.add_prefix(name)] = value
+    data.update(changes)
+    return {name: value for name, value in data.items() if value is not None}
+
+
+# --- the test menu -----------------------------------------------------------------------------
+
+# The one test menu, of the intake tests and the menu's own: a pizza with an exactly-one size (one
+# option taking 2.00 off), up to three extras (one sold out) and free removals; a "deltas" item whose
+# modifiers a float sum gets wrong; a drink (its price a Decimal, as a file's number is read); a
+# sold-out dessert. Two stations, two categories.
+TEST_MENU: dict[str, Any] = {
     "stations": [{"code": "oven", "name": "Pizza oven"}, {"code": "bar", "name": "Bar"}],
     "categories": [
         {
@@ -209,6 +249,7 @@ TEST_MENU = {
                 {
                     "sku": "margherita",
                     "name": "Margherita Pizza",
+                    "description": "Tomato, mozzarella, basil",
                     "price": "12.50",
                     "station": "oven",
                     "modifier_groups": [
@@ -220,6 +261,7 @@ TEST_MENU = {
                             "options": [
                                 {"code": "medium", "name": "Medium"},
                                 {"code": "large", "name": "Large", "price_delta": "3.00"},
+                                {"code": "small", "name": "Small", "price_delta": "-2.00"},
                             ],
                         },
                         {
@@ -264,7 +306,7 @@ TEST_MENU = {
                 {
                     "sku": "cola",
                     "name": "Cola",
-                    "price": "3.00",
+                    "price": Decimal("3.00"),
                     "station": "bar",
                     "modifier_groups": [
                         {"code": "ice", "name": "Ice", "max": 1, "options": [{"code": "no_ice", "name": "No ice"}]}
@@ -277,6 +319,17 @@ TEST_MENU = {
 }
 
 
+def menu_copy() -> dict[str, Any]:
+    """A copy of `TEST_MENU` for a test to change."""
+    return copy.deepcopy(TEST_MENU)
+
+
 def load_test_menu(menu: dict[str, Any] | None = None) -> None:
     """`TEST_MENU` (or `menu`) in the catalog, through load_menu's own code."""
     menu_load(parse_menu(as_api_reads(menu or TEST_MENU)))
+
+
+def catalog_state() -> dict[str, int]:
+    """Row counts of every menu table, and the menu version: what a refused load must leave as it was."""
+    models = (Station, Category, MenuItem, ModifierGroup, ModifierOption)
+    return {**{model.__name__: model.objects.count() for model in models}, "version": menu_version()}
