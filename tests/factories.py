@@ -38,6 +38,7 @@ __all__ = [
     "as_api_reads",
     "catalog_state",
     "create_order",
+    "get_json",
     "last_log_id",
     "load_test_menu",
     "logged",
@@ -141,6 +142,15 @@ def post(
     """POST `body` to `path` through Django's test client, JSON-encoded unless it is text or bytes already."""
     data = body if isinstance(body, (str, bytes)) else json.dumps(body)
     return client.post(path, data=data, content_type=content_type)
+
+
+def get_json(client: Client, path: str, expected_status: int = 200, **params: Any) -> Any:
+    """GET `path` (with `params` as its query) through Django's test client: the JSON body of a
+    response that has `expected_status` and says it is JSON."""
+    response = client.get(path, params)
+    assert response.status_code == expected_status, response.content
+    assert response["Content-Type"] == "application/json"
+    return response.json()
 
 
 # --- an order's rows, read back -----------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Fixtures of the kitchen's tests: the display tests' channel layer (`fresh_layer`, which the
-display modules use for all their tests through `pytestmark`) and an in-process kitchen worker."""
+display modules use for all their tests through `pytestmark`), an in-process kitchen worker, and an
+AMQP channel with publisher confirms for the dead-letter tests."""
 
 import pytest
 from channels.layers import channel_layers
@@ -17,6 +18,14 @@ def fresh_layer(transactional_db):
     yield
     bridges.stop()
     channel_layers.backends.clear()
+
+
+@pytest.fixture
+def channel(amqp_channel):
+    """The test's channel (queues empty, topology declared) with publisher confirms, so a message
+    is in its queue when `basic_publish` returns."""
+    amqp_channel.confirm_delivery()
+    return amqp_channel
 
 
 @pytest.fixture

@@ -41,14 +41,6 @@ TIMEOUT = 30  # two cores shared with other test runs
 # --- helpers ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def channel(amqp_channel):
-    """The test's channel (queues empty, topology declared) with publisher confirms, so a message
-    is in its queue when `basic_publish` returns."""
-    amqp_channel.confirm_delivery()
-    return amqp_channel
-
-
 def order_body(number: str, *, order_type: str = "takeout", priority: int = 1) -> bytes:
     """An order message of SPEC §5."""
     return json.dumps(
