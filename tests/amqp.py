@@ -1,5 +1,6 @@
 """Helpers for looking at and acting on this run's RabbitMQ vhost: `rabbitmqctl`, queue depths, probe
-queues that see what is published, and dead letters put as the kitchen worker leaves them.
+queues that see what is published, an order's message published as the relay publishes it, and dead
+letters put as the kitchen worker leaves them.
 
 (The TCP proxy that cuts one process off the broker is `tests.support.TcpProxy`, through the
 `broker_proxy` fixture of tests/conftest.py.)
@@ -12,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 import pika
 
 from restaurant import broker
+from restaurant.models import OutboxMessage
 from tests.support import wait_for
 
 # The fields of the order message of SPEC §5, as a consumer sees them.
@@ -32,6 +34,7 @@ __all__ = [
     "bind_probe_queue",
     "connection_pids",
     "get_messages",
+    "publish_order_message",
     "put_dead_letter",
     "queue_depth",
     "rabbitmqctl",
@@ -83,6 +86,15 @@ def queue_depth(channel, queue: str) -> int:
 
 def wait_for_queue_depth(channel, queue: str, depth: int, timeout: float = 30) -> None:
     wait_for(lambda: queue_depth(channel, queue) == depth, timeout=timeout, message=f"{depth} messages on {queue}")
+
+
+def publish_order_message(channel, order, *, routing_key: str | None = None) -> None:
+    """The order's message as the relay publishes it: the body and headers of its outbox row."""
+    row = OutboxMessage.objects.get(exchange=broker.ORDERS_EXCHANGE, body__contains=order.number)
+    properties = pika.BasicProperties(
+        delivery_mode=pika.DeliveryMode.Persistent, priority=row.priority, headers=row.headers or None
+    )
+    channel.basic_publish(row.exchange, routing_key or row.routing_key, row.body.encode(), properties)
 
 
 def put_dead_letter(

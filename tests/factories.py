@@ -1,22 +1,32 @@
 """Test data built the way the product builds it: orders through the intake service (or POST /orders),
 moved on through the status service functions, and the back-office personas (the role groups of
-restaurant/roles.py). Every test module builds its orders and its staff accounts here."""
+restaurant/roles.py). Every test module builds its orders and its staff accounts here, and reads an
+order's rows back with the helpers below them.
 
+For the catalog: the one test menu (`TEST_MENU`, loaded by `load_test_menu`) and the catalog's state."""
+
+import copy
+import json
 from decimal import Decimal
 from typing import Any
 
 import requests
+from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
+from django.db.models import Max
 from django.test import Client
 
 from kitchen.services import worker_finish_order
+from menu.models import Category, MenuItem, ModifierGroup, ModifierOption, Station
+from menu.selectors import menu_version
 from menu.services import menu_load, parse_menu
-from orders.models import Order, OrderStatus
+from orders.models import DailyOrderCounter, Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.services import order_cancel, order_create, order_mark_completed, order_start_cooking
 from orders.validation import ItemInput, OrderInput, validate_order
 from restaurant.logging import request_id_var
+from restaurant.models import OutboxMessage
 from restaurant.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER, ensure_roles
 from tests.support import order_payload
 
@@ -24,15 +34,27 @@ __all__ = [
     "FRONT_OF_HOUSE",
     "KITCHEN",
     "MANAGER",
+    "TEST_MENU",
     "as_api_reads",
+    "catalog_state",
     "create_order",
+    "get_json",
+    "last_log_id",
+    "load_test_menu",
+    "logged",
     "logged_in",
+    "logged_statuses",
     "make_order",
+    "menu_copy",
     "messages_of",
     "order_input",
     "order_payload",
+    "place_order",
+    "post",
     "post_order",
+    "posted_back",
     "staff_user",
+    "stored_rows",
 ]
 
 
@@ -125,6 +147,59 @@ def post_order(
     return response
 
 
+def place_order(base_url: str, **fields: Any) -> str:
+    """`post_order` of `order_payload(**fields)`, which must be taken (201): the new order's number."""
+    return post_order(base_url, order_payload(**fields), expect=201).json()["order_number"]
+
+
+def post(
+    client: Client, body: dict | list | str | bytes, content_type: str = "application/json", path: str = "/orders"
+):
+    """POST `body` to `path` through Django's test client, JSON-encoded unless it is text or bytes already."""
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return client.post(path, data=data, content_type=content_type)
+
+
+def get_json(client: Client, path: str, expected_status: int = 200, **params: Any) -> Any:
+    """GET `path` (with `params` as its query) through Django's test client: the JSON body of a
+    response that has `expected_status` and says it is JSON."""
+    response = client.get(path, params)
+    assert response.status_code == expected_status, response.content
+    assert response["Content-Type"] == "application/json"
+    return response.json()
+
+
+# --- an order's rows, read back -----------------------------------------------------------------
+
+
+def logged(order: Order) -> list[tuple[str, str]]:
+    """The order's status rows as (status, changed_by), oldest first."""
+    rows = OrderStatusLog.objects.filter(order=order).order_by("changed_at", "id")
+    return list(rows.values_list("status", "changed_by"))
+
+
+def logged_statuses(order: Order) -> list[str]:
+    """The statuses of the order's status rows, sorted by name: which rows exist, whoever wrote them."""
+    return sorted(status for status, _ in logged(order))
+
+
+def last_log_id(order: Order | None = None) -> int:
+    """The newest status row's id (of `order`'s rows, or of all): the version a screen's update carries."""
+    rows = OrderStatusLog.objects.filter(order=order) if order else OrderStatusLog.objects.all()
+    return rows.aggregate(top=Max("id"))["top"]
+
+
+def stored_rows() -> dict[str, int]:
+    """Rows in every table an order writes: what a refused order must leave as it was."""
+    return {
+        "orders": Order.objects.count(),
+        "order_items": OrderItem.objects.count(),
+        "order_status_log": OrderStatusLog.objects.count(),
+        "outbox": OutboxMessage.objects.count(),
+        "daily_counter": DailyOrderCounter.objects.count(),
+    }
+
+
 # --- staff --------------------------------------------------------------------------------------
 
 
@@ -163,9 +238,34 @@ def messages_of(response) -> list[tuple[str, str]]:
     return [(message.level_tag, str(message)) for message in get_messages(response.wsgi_request)]
 
 
-# A small menu for intake tests: a pizza with an exactly-one size, up to three extras (one sold out)
-# and free removals; a drink; a sold-out dessert; a "deltas" item whose modifiers a float sum gets wrong.
-TEST_MENU = {
+def posted_back(page, **changes: Any) -> dict[str, Any]:
+    """What a browser posts back of an admin change page (its form and every inline, as rendered),
+    with `changes` ("price", "options-0-code", ...) applied."""
+    data: dict[str, Any] = {}
+    rendered = [page.context["adminform"].form]
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data.update({management.add_prefix(name): value for name, value in management.initial.items()})
+        rendered.extend(inline.formset.forms)
+    for form in rendered:
+        for name, field in form.fields.items():
+            value = form[name].value()
+            if isinstance(field, forms.BooleanField):
+                if value:
+                    data[form.add_prefix(name)] = "on"
+            elif value is not None:
+                data[form.add_prefix(name)] = value
+    data.update(changes)
+    return {name: value for name, value in data.items() if value is not None}
+
+
+# --- the test menu -----------------------------------------------------------------------------
+
+# The one test menu, of the intake tests and the menu's own: a pizza with an exactly-one size (one
+# option taking 2.00 off), up to three extras (one sold out) and free removals; a "deltas" item whose
+# modifiers a float sum gets wrong; a drink (its price a Decimal, as a file's number is read); a
+# sold-out dessert. Two stations, two categories.
+TEST_MENU: dict[str, Any] = {
     "stations": [{"code": "oven", "name": "Pizza oven"}, {"code": "bar", "name": "Bar"}],
     "categories": [
         {
@@ -175,6 +275,7 @@ TEST_MENU = {
                 {
                     "sku": "margherita",
                     "name": "Margherita Pizza",
+                    "description": "Tomato, mozzarella, basil",
                     "price": "12.50",
                     "station": "oven",
                     "modifier_groups": [
@@ -186,6 +287,7 @@ TEST_MENU = {
                             "options": [
                                 {"code": "medium", "name": "Medium"},
                                 {"code": "large", "name": "Large", "price_delta": "3.00"},
+                                {"code": "small", "name": "Small", "price_delta": "-2.00"},
                             ],
                         },
                         {
@@ -230,7 +332,7 @@ TEST_MENU = {
                 {
                     "sku": "cola",
                     "name": "Cola",
-                    "price": "3.00",
+                    "price": Decimal("3.00"),
                     "station": "bar",
                     "modifier_groups": [
                         {"code": "ice", "name": "Ice", "max": 1, "options": [{"code": "no_ice", "name": "No ice"}]}
@@ -243,6 +345,17 @@ TEST_MENU = {
 }
 
 
+def menu_copy() -> dict[str, Any]:
+    """A copy of `TEST_MENU` for a test to change."""
+    return copy.deepcopy(TEST_MENU)
+
+
 def load_test_menu(menu: dict[str, Any] | None = None) -> None:
     """`TEST_MENU` (or `menu`) in the catalog, through load_menu's own code."""
     menu_load(parse_menu(as_api_reads(menu or TEST_MENU)))
+
+
+def catalog_state() -> dict[str, int]:
+    """Row counts of every menu table, and the menu version: what a refused load must leave as it was."""
+    models = (Station, Category, MenuItem, ModifierGroup, ModifierOption)
+    return {**{model.__name__: model.objects.count() for model in models}, "version": menu_version()}

@@ -1,12 +1,16 @@
 """Helpers for tests that run the real commands against the real services: waiting on a condition,
-the real commands as subprocesses, a TCP proxy to cut one process off a service, PostgreSQL outages.
+the real commands as subprocesses, a TCP proxy to cut one process off a service, PostgreSQL outages;
+the display's sockets in process (Channels' communicator); a headless Chromium's launch settings and
+the customer board as a page shows it.
 
-The AMQP helpers live in tests/amqp.py and the order and staff factories in tests/factories.py; the
-AMQP names that used to be defined here stay importable from here."""
+The AMQP helpers live in tests/amqp.py, the test data (orders, staff, the test menu) in
+tests/factories.py, the shared fixtures in the conftest.py files. A test module imports helpers from
+these, never from another test module (tests/test_architecture.py checks it)."""
 
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import requests
+from asgiref.sync import async_to_sync
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -275,3 +280,85 @@ def start_web(processes, name: str = "web", **env: str) -> str:
 
     wait_for(answers, timeout=30, interval=0.1, message=f"{name} to answer on {url}")
     return url
+
+
+def handle_one(worker, timeout: float = 20) -> None:
+    """Step an in-process KitchenWorker until a step has handled a delivery."""
+    wait_for(worker.step, timeout=timeout, message="a step that handled a delivery")
+
+
+# --- the display's sockets, in process ----------------------------------------------------------
+
+
+def run(coroutine_function):
+    """Run an async test body on a fresh event loop (as a display process serves its clients)."""
+    return async_to_sync(coroutine_function)()
+
+
+def session_headers(user) -> list[tuple[bytes, bytes]]:
+    """What a browser on the site sends: its Origin and, logged in (`user` not None), its session cookie."""
+    from django.test import Client
+
+    headers = [(b"origin", b"http://localhost")]
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    return headers
+
+
+def kitchen_socket(headers: list[tuple[bytes, bytes]]):
+    """A WebsocketCommunicator on the kitchen display's socket, sending `headers`."""
+    from channels.testing import WebsocketCommunicator
+
+    from restaurant.asgi import application
+
+    return WebsocketCommunicator(application, "/ws/kitchen/", headers=headers)
+
+
+async def connect(communicator) -> None:
+    connected, _ = await communicator.connect(timeout=10)
+    assert connected
+
+
+# --- a browser ----------------------------------------------------------------------------------
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str | None:
+    for candidate in ("chromium", "chromium-browser"):
+        if found := shutil.which(candidate):
+            return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+def board_number(number: str) -> str:
+    """An order's number as the customer board shows it: its number of the day (ORD_20250101_042: 042)."""
+    return number.rpartition("_")[2]
+
+
+def open_board(browser, url: str, page_errors: list[str]):
+    """The customer board at `url` in a page of its own, once its socket is up. `browser.new_page()`
+    opens a browser context of its own too: no cookies of a logged-in page, the board is public."""
+    from playwright.sync_api import expect
+
+    board = browser.new_page(viewport={"width": 1920, "height": 1080})
+    board.on("pageerror", lambda error: page_errors.append(str(error)))
+    board.goto(url)
+    expect(board.locator("#conn")).to_have_class("up", timeout=10_000)
+    return board
+
+
+def on_board(board, number: str, column: str):
+    """The order's number in a customer board's column, `preparing` or `ready`."""
+    return board.locator(f'#{column} .number[data-number="{number}"]')

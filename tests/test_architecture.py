@@ -123,3 +123,36 @@ def test_the_broker_names_no_app_queue_and_declares_the_kitchen_queue_of_each_or
     assert declared == [broker.DEAD_LETTER_QUEUE, *(kitchen_queue(order_type) for order_type in OrderType.values)]
     source = (REPO / "restaurant" / "broker.py").read_text()
     assert "dine_in" not in source and "kitchen_" not in source and "kitchen." not in source
+
+
+# Test modules share helpers and fixtures through these and the conftest.py files, never through
+# each other: a test module that another one imports runs its tests and fixtures twice over.
+TEST_HELPERS = {"tests/factories.py", "tests/amqp.py", "tests/support.py", "tests/settings.py"}
+
+
+def imported_test_files(path: Path) -> set[str]:
+    """The files under tests/ that `path` imports, relative imports included."""
+    package = path.relative_to(REPO).parent.parts
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            # `from . import x` (level 1) is from the file's own package, `from .. import x` its parent's.
+            within = package[: len(package) - node.level + 1] if node.level else ()
+            base = ".".join([*within, *([node.module] if node.module else [])])
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    files = {REPO / f"{name.replace('.', '/')}.py" for name in names if name.split(".")[0] == "tests"}
+    return {relative(file) for file in files if file.exists()}
+
+
+def test_no_test_module_imports_another():
+    imports = {relative(path): imported_test_files(path) for path in sorted((REPO / "tests").rglob("*.py"))}
+
+    offending = {
+        path: sorted(file for file in files if file not in TEST_HELPERS and Path(file).name != "conftest.py")
+        for path, files in imports.items()
+    }
+    assert {path: files for path, files in offending.items() if files} == {}
+    assert imports["tests/amqp.py"] == {"tests/support.py"}  # what it sees of a helper's imports

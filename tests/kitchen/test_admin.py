@@ -30,13 +30,6 @@ def register(name: str, **fields) -> Worker:
     return worker
 
 
-@pytest.fixture
-def channel(amqp_channel):
-    """This run's vhost, queues empty, with publisher confirms: a message is queued once published."""
-    amqp_channel.confirm_delivery()
-    return amqp_channel
-
-
 def put_letter_about(channel, number: str, *, message_id: str, routing_key: str | None = "kitchen.takeout.1") -> None:
     """A dead letter about order `number`, with the headers the kitchen worker writes (the original
     exchange only with an original routing key; no timestamp, no content type)."""

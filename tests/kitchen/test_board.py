@@ -15,8 +15,10 @@ from kitchen.services import worker_finish_order
 from orders.models import Order
 from orders.services import order_mark_completed, order_recall, order_start_cooking
 from restaurant.asgi import application
-from tests.factories import create_order
-from tests.kitchen.test_display import connect, fresh_layer, last_log_id, run, session_headers  # noqa: F401
+from tests.factories import create_order, last_log_id
+from tests.support import connect, run, session_headers
+
+pytestmark = pytest.mark.usefixtures("fresh_layer")  # tests/kitchen/conftest.py
 
 PUBLIC_KEYS = {"order_number", "status", "order_type", "estimated_completion", "version"}
 SECRET_NAME, SECRET_ADDRESS = "Secret Name", "42 Hidden Road, Springfield"

@@ -2,8 +2,8 @@
 against a real display process, web process and relay: an order placed with POST /orders appears
 under "Preparing", moves under "Ready for pick-up" highlighted, and leaves the board when bumped.
 
-Screenshots go to artifacts/browser/ with the kitchen display's (launch settings as in
-test_browser.py; skipped without Debian's `chromium`).
+Screenshots go to artifacts/browser/ with the kitchen display's (launch settings from
+tests/support.py, as for test_browser.py; skipped without Debian's `chromium`).
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -13,9 +13,8 @@ from django.db import connection
 
 from kitchen.services import worker_finish_order
 from orders.services import order_mark_completed, order_start_cooking
-from tests.factories import order_payload, post_order
-from tests.kitchen.test_browser import CHROMIUM_ARGS, board_number, chromium_path, on_board, open_board
-from tests.support import free_port, start_web
+from tests.factories import place_order
+from tests.support import CHROMIUM_ARGS, board_number, chromium_path, free_port, on_board, open_board, start_web
 
 pytestmark = pytest.mark.slow
 
@@ -48,12 +47,9 @@ def test_customer_board_in_a_browser_shows_an_order_preparing_then_ready_then_go
     base = f"http://127.0.0.1:{port}"
     page_errors: list[str] = []
 
-    def place_order(**fields) -> str:
-        return post_order(web, order_payload(**fields), expect=201).json()["order_number"]
-
     # Orders that wait in the kitchen while the one under test goes through: the board has some body.
-    waiting = [place_order(customer_name=f"Waiting {name}") for name in ("Ann", "Bob", "Cy")]
-    place_order(order_type="delivery", delivery_address="1 Main Street, Springfield")  # not on this board
+    waiting = [place_order(web, customer_name=f"Waiting {name}") for name in ("Ann", "Bob", "Cy")]
+    place_order(web, order_type="delivery", delivery_address="1 Main Street, Springfield")  # not on this board
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
@@ -69,7 +65,7 @@ def test_customer_board_in_a_browser_shows_an_order_preparing_then_ready_then_go
                     expect(on_board(page, number, "preparing")).to_be_visible(timeout=5_000)
                 expect(page.locator(".number")).to_have_count(len(waiting))  # no delivery
 
-                first = place_order(customer_name="Board Customer")
+                first = place_order(web, customer_name="Board Customer")
                 expect(on_board(page, first, "preparing")).to_have_text(board_number(first), timeout=5_000)
                 shot("1-preparing")
 

@@ -9,63 +9,18 @@ Screenshots of the board at each step are written to artifacts/browser/ (the pat
 terminal summary). Needs Debian's `chromium` (`make test` installs it); skipped when it is missing.
 """
 
-import shutil
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.factories import KITCHEN, MANAGER, load_test_menu, order_payload, post_order, staff_user
-from tests.support import free_port, start_web
+from tests.factories import KITCHEN, MANAGER, load_test_menu, place_order, staff_user
+from tests.support import CHROMIUM_ARGS, board_number, chromium_path, free_port, on_board, open_board, start_web
 
 pytestmark = pytest.mark.slow
 
 PASSWORD = "browser-test-password"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RED, GREEN = "rgb(198, 40, 40)", "rgb(46, 125, 50)"  # #conn and #conn.up in display.html
-
-
-def chromium_path() -> str | None:
-    for candidate in ("chromium", "chromium-browser"):
-        if found := shutil.which(candidate):
-            return found
-    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-
-
-def place_order(base_url: str, **fields) -> str:
-    return post_order(base_url, order_payload(**fields), expect=201).json()["order_number"]
-
-
-def board_number(number: str) -> str:
-    """An order's number as the customer board shows it: its number of the day (ORD_20250101_042: 042)."""
-    return number.rpartition("_")[2]
-
-
-def open_board(browser, url: str, page_errors: list[str]):
-    """The customer board at `url` in a page of its own, once its socket is up. `browser.new_page()`
-    opens a browser context of its own too: no cookies of a logged-in page, the board is public."""
-    from playwright.sync_api import expect
-
-    board = browser.new_page(viewport={"width": 1920, "height": 1080})
-    board.on("pageerror", lambda error: page_errors.append(str(error)))
-    board.goto(url)
-    expect(board.locator("#conn")).to_have_class("up", timeout=10_000)
-    return board
-
-
-def on_board(board, number: str, column: str):
-    """The order's number in a customer board's column, `preparing` or `ready`."""
-    return board.locator(f'#{column} .number[data-number="{number}"]')
 
 
 def test_kitchen_display_in_a_browser_follows_an_order_and_survives_a_display_restart(

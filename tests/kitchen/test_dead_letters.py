@@ -23,12 +23,12 @@ from kitchen.dead_letters import (
     dead_letter_replay,
 )
 from kitchen.topology import kitchen_queue
-from orders.models import Order, OrderStatus, OrderStatusLog
+from orders.models import Order, OrderStatus
 from orders.services import format_order_number
 from restaurant import broker
 from restaurant import logging as app_logging
 from tests.amqp import bind_probe_queue, get_messages, put_dead_letter, queue_depth, rabbitmqctl, wait_for_queue_depth
-from tests.factories import create_order
+from tests.factories import create_order, logged
 from tests.support import REPO, manage, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -40,14 +40,6 @@ TIMEOUT = 30  # two cores shared with other test runs
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def channel(amqp_channel):
-    """The test's channel (queues empty, topology declared) with publisher confirms, so a message
-    is in its queue when `basic_publish` returns."""
-    amqp_channel.confirm_delivery()
-    return amqp_channel
 
 
 def order_body(number: str, *, order_type: str = "takeout", priority: int = 1) -> bytes:
@@ -96,11 +88,6 @@ def table_rows(output: str) -> list[list[str]]:
     lines = [line for line in output.splitlines() if line and not line.startswith("{")]
     assert lines[0].split()[:2] == ["ID", "ORDER"], output
     return [[cell.strip() for cell in line.split("  ") if cell.strip()] for line in lines[1:] if "  " in line]
-
-
-def logged(order: Order) -> list[tuple[str, str]]:
-    rows = OrderStatusLog.objects.filter(order=order).order_by("changed_at", "id")
-    return [(row.status, row.changed_by) for row in rows]
 
 
 # --- the real path: dead-lettered by a worker, listed, replayed, cooked ---------------------------

@@ -6,26 +6,24 @@ import asyncio
 import json
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.auth.models import Group, User
-from django.db.models import Max
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
-from kitchen.bridge import DisplayBridge, bridges
+from kitchen.bridge import DisplayBridge
 from kitchen.screens import KITCHEN_GROUP, order_group, order_views
 from menu.services import menu_items_set_available
-from orders.models import Order, OrderStatusLog
+from orders.models import Order
 from orders.services import order_start_cooking
 from restaurant.asgi import application
 from restaurant.broker import NOTIFICATIONS_EXCHANGE
 from restaurant.models import OutboxMessage
 from restaurant.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER
-from tests.factories import create_order, load_test_menu, logged_in, staff_user
+from tests.factories import create_order, last_log_id, load_test_menu, logged_in, staff_user
+from tests.support import connect, kitchen_socket, run, session_headers
 
 TICKET_KEYS = {
     "order_number",
@@ -43,46 +41,11 @@ TICKET_KEYS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def fresh_layer(transactional_db):
-    """Every test its own in-memory layer (it belongs to one event loop) and its bridge stopped."""
-    channel_layers.backends.clear()
-    yield
-    bridges.stop()
-    channel_layers.backends.clear()
-
-
-def run(coroutine_function):
-    """Run an async test body on a fresh event loop (as a display process serves its clients)."""
-    return async_to_sync(coroutine_function)()
-
-
-def session_headers(user: User | None) -> list[tuple[bytes, bytes]]:
-    """What a browser on the site sends: its Origin and, logged in, its session cookie."""
-    headers = [(b"origin", b"http://localhost")]
-    if user is not None:
-        client = Client()
-        client.force_login(user)
-        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
-    return headers
-
-
-def kitchen_socket(headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, "/ws/kitchen/", headers=headers)
+pytestmark = pytest.mark.usefixtures("fresh_layer")  # tests/kitchen/conftest.py
 
 
 def order_socket(number: str) -> WebsocketCommunicator:
     return WebsocketCommunicator(application, f"/ws/orders/{number}/", headers=session_headers(None))
-
-
-async def connect(communicator: WebsocketCommunicator) -> None:
-    connected, _ = await communicator.connect(timeout=10)
-    assert connected
-
-
-def last_log_id(order: Order | None = None) -> int:
-    rows = OrderStatusLog.objects.filter(order=order) if order else OrderStatusLog.objects.all()
-    return rows.aggregate(top=Max("id"))["top"]
 
 
 # --- who may connect --------------------------------------------------------------------------

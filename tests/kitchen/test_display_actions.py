@@ -16,15 +16,10 @@ from orders.models import Order, OrderStatus, OrderStatusLog
 from orders.timing import cooking_time
 from restaurant.broker import NOTIFICATIONS_EXCHANGE
 from restaurant.models import OutboxMessage
-from tests.factories import KITCHEN, MANAGER, create_order, staff_user
-from tests.kitchen.test_display import (  # noqa: F401 (fresh_layer: the autouse fixture of the display tests)
-    connect,
-    fresh_layer,
-    kitchen_socket,
-    last_log_id,
-    run,
-    session_headers,
-)
+from tests.factories import KITCHEN, MANAGER, create_order, last_log_id, logged, staff_user
+from tests.support import connect, kitchen_socket, run, session_headers
+
+pytestmark = pytest.mark.usefixtures("fresh_layer")  # tests/kitchen/conftest.py
 
 
 async def receive_until(communicator, wanted, *, timeout: float = 15) -> dict:
@@ -74,12 +69,6 @@ def answers_to(user, frames: list[dict]) -> tuple[list[dict], dict]:
 def action(name: str, order: Order | str | int) -> dict:
     number = order.number if isinstance(order, Order) else order
     return {"text_data": json.dumps({"action": name, "order_number": number})}
-
-
-def logged(order: Order) -> list[tuple[str, str]]:
-    return list(
-        OrderStatusLog.objects.filter(order=order).order_by("changed_at", "id").values_list("status", "changed_by")
-    )
 
 
 def status_updates(order: Order) -> list[tuple[str, str, str]]:

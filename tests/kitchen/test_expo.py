@@ -9,9 +9,9 @@ from django.test import Client
 
 from restaurant.asgi import application
 from tests.factories import FRONT_OF_HOUSE, KITCHEN, create_order, logged_in, staff_user
-from tests.kitchen.test_display import connect, fresh_layer, run, session_headers  # noqa: F401 (a fixture)
+from tests.support import connect, run, session_headers
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_layer")]
 
 
 def expo_socket(headers) -> WebsocketCommunicator:

@@ -21,7 +21,7 @@ from orders.timing import cooking_time
 from restaurant import broker
 from restaurant.models import OutboxMessage
 from tests.amqp import bind_probe_queue, get_messages, queue_depth, rabbitmqctl, wait_for_queue_depth
-from tests.factories import create_order
+from tests.factories import create_order, logged
 from tests.support import REPO, manage, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -52,10 +52,6 @@ def wait_until_ready(*orders: Order, timeout: float = 30) -> None:
 
 def log_rows(order: Order) -> list[OrderStatusLog]:
     return list(OrderStatusLog.objects.filter(order=order).order_by("changed_at", "id"))
-
-
-def logged(order: Order) -> list[tuple[str, str]]:
-    return [(row.status, row.changed_by) for row in log_rows(order)]
 
 
 def queue_stats(vhost: str) -> dict[str, tuple[int, int, int]]:

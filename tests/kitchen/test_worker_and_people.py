@@ -10,24 +10,15 @@ import pytest
 from kitchen.models import Worker
 from kitchen.services import worker_go_offline, worker_register
 from kitchen.topology import kitchen_queue
-from orders.models import Order, OrderStatus, OrderStatusLog
+from orders.models import Order, OrderStatus
 from orders.services import order_mark_ready, order_start_cooking
-from tests.amqp import queue_depth
-from tests.factories import KITCHEN, create_order, staff_user
-from tests.kitchen import test_worker_steps
-from tests.kitchen.test_worker_steps import handle_one, publish_order_message
-from tests.support import wait_for
-
-in_process_worker = test_worker_steps.in_process_worker  # the step tests' fixture, used here too
+from tests.amqp import publish_order_message, queue_depth
+from tests.factories import KITCHEN, create_order, logged, staff_user
+from tests.support import handle_one, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the workers commit their own transactions
 
 TAKEOUT_QUEUE = kitchen_queue("takeout")
-
-
-def logged(order: Order) -> list[tuple[str, str]]:
-    rows = OrderStatusLog.objects.filter(order=order).order_by("changed_at", "id")
-    return list(rows.values_list("status", "changed_by"))
 
 
 def skips(caplog) -> list[logging.LogRecord]:

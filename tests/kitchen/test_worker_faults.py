@@ -19,7 +19,7 @@ from orders.models import Order, OrderStatus, OrderStatusLog
 from restaurant import broker
 from restaurant.models import OutboxMessage
 from tests.amqp import get_messages, queue_depth, rabbitmqctl
-from tests.factories import create_order
+from tests.factories import create_order, logged_statuses
 from tests.support import database_outage, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -28,10 +28,6 @@ TIMEOUT = 30  # two cores shared with other test runs: be generous
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def logged_statuses(order: Order) -> list[str]:
-    return sorted(OrderStatusLog.objects.filter(order=order).values_list("status", flat=True))
 
 
 def wait_until_status(order: Order, status: str, timeout: float = TIMEOUT) -> None:

@@ -4,59 +4,21 @@ The subprocess tests (test_worker.py, test_worker_faults.py) cover the command a
 
 import logging
 
-import pika
 import pytest
 
 from kitchen.models import Worker
 from kitchen.topology import kitchen_queue
-from kitchen.worker import KitchenWorker, WorkerConfig
 from orders.messages import order_routing_key
-from orders.models import Order, OrderStatus, OrderStatusLog, OrderType
+from orders.models import OrderStatus
 from restaurant import broker
-from restaurant.lifecycle import StopFlag
 from restaurant.models import OutboxMessage
-from tests.amqp import queue_depth
-from tests.factories import create_order, load_test_menu
-from tests.support import wait_for
+from tests.amqp import publish_order_message, queue_depth
+from tests.factories import create_order, load_test_menu, logged_statuses
+from tests.support import handle_one, wait_for
 
 TIMEOUT = 20
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the worker commits its own transactions
-
-
-@pytest.fixture
-def in_process_worker(amqp_channel):
-    """`in_process_worker(name, order_types)`: a registered KitchenWorker consuming its queues."""
-    started: list[KitchenWorker] = []
-
-    def start(name: str, order_types: tuple[str, ...] = tuple(OrderType.values)) -> KitchenWorker:
-        config = WorkerConfig(name=name, order_types=order_types, all_types=order_types == tuple(OrderType.values))
-        worker = KitchenWorker(config, stop=StopFlag())
-        worker.register()
-        worker.connect()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.shutdown()
-
-
-def publish_order_message(channel, order: Order, *, routing_key: str | None = None) -> None:
-    """The order's message as the relay publishes it: the body and headers of its outbox row."""
-    row = OutboxMessage.objects.get(exchange=broker.ORDERS_EXCHANGE, body__contains=order.number)
-    properties = pika.BasicProperties(
-        delivery_mode=pika.DeliveryMode.Persistent, priority=row.priority, headers=row.headers or None
-    )
-    channel.basic_publish(row.exchange, routing_key or row.routing_key, row.body.encode(), properties)
-
-
-def handle_one(worker: KitchenWorker) -> None:
-    wait_for(worker.step, timeout=TIMEOUT, message="a step that handled a delivery")
-
-
-def statuses(order: Order) -> list[str]:
-    return sorted(OrderStatusLog.objects.filter(order=order).values_list("status", flat=True))
 
 
 def test_one_delivery_is_cooked_to_ready_with_one_row_per_status_and_acked(amqp_channel, in_process_worker):
@@ -68,7 +30,7 @@ def test_one_delivery_is_cooked_to_ready_with_one_row_per_status_and_acked(amqp_
 
     order.refresh_from_db()
     assert order.status == OrderStatus.READY and order.processed_by == "chef_steps"
-    assert statuses(order) == ["cooking", "ready", "received"]
+    assert logged_statuses(order) == ["cooking", "ready", "received"]
     assert Worker.objects.get(name="chef_steps").orders_processed == 1
     # Handled under the message's request ID: the status updates it wrote carry it on.
     updates = OutboxMessage.objects.filter(exchange=broker.NOTIFICATIONS_EXCHANGE).order_by("id")
@@ -112,7 +74,7 @@ def test_an_order_of_a_type_the_worker_does_not_cook_is_requeued_untouched(amqp_
     assert [getattr(r, "action", "") for r in caplog.records].count("order_not_ours") == 1
     worker.shutdown()  # hands back the redelivery if it was prefetched again
     order.refresh_from_db()
-    assert order.status == OrderStatus.RECEIVED and statuses(order) == ["received"]
+    assert order.status == OrderStatus.RECEIVED and logged_statuses(order) == ["received"]
     queue = kitchen_queue("takeout")
     wait_for(lambda: queue_depth(amqp_channel, queue) == 1, timeout=TIMEOUT, message="the order back in its queue")
     method, _, _ = amqp_channel.basic_get(queue, auto_ack=True)
@@ -131,5 +93,5 @@ def test_an_order_of_menu_items_and_free_items_is_cooked_like_any_other(amqp_cha
 
     order.refresh_from_db()
     assert order.status == OrderStatus.READY
-    assert statuses(order) == ["cooking", "ready", "received"]
+    assert logged_statuses(order) == ["cooking", "ready", "received"]
     assert queue_depth(amqp_channel, kitchen_queue(order.order_type)) == 0

@@ -10,8 +10,16 @@ from django.test import Client
 from django.urls import reverse
 
 from menu.models import Category, MenuItem, ModifierGroup, ModifierOption
-from tests.factories import FRONT_OF_HOUSE, KITCHEN, MANAGER, logged_in, messages_of, staff_user
-from tests.menu.menus import load, posted_back
+from tests.factories import (
+    FRONT_OF_HOUSE,
+    KITCHEN,
+    MANAGER,
+    load_test_menu,
+    logged_in,
+    messages_of,
+    posted_back,
+    staff_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +29,7 @@ ORDERS = reverse("admin:orders_order_changelist")
 
 @pytest.fixture(autouse=True)
 def menu():
-    load()
+    load_test_menu()
 
 
 def item(sku: str) -> MenuItem:
@@ -62,18 +70,18 @@ def test_mark_sold_out_and_available_change_the_items_and_the_etag_and_say_how_m
     client = logged_in(MANAGER)
     etag = Client().get("/menu")["ETag"]
 
-    sold_out = run_action(client, "mark_sold_out", "margherita", "diavola")
+    sold_out = run_action(client, "mark_sold_out", "margherita", "tiramisu")
 
     assert sold_out.status_code == 302
     assert messages_of(sold_out)[-1:] == [("success", "Marked sold out: 1 of 2 item(s) changed, 1 already sold out.")]
-    assert available("margherita", "diavola", "cola") == [False, False, True]
+    assert available("margherita", "tiramisu", "cola") == [False, False, True]
     sold_out_etag = Client().get("/menu")["ETag"]
     assert sold_out_etag != etag
 
-    back = run_action(client, "mark_available", "margherita", "diavola", "cola")
+    back = run_action(client, "mark_available", "margherita", "tiramisu", "cola")
 
     assert messages_of(back)[-1:] == [("success", "Marked available: 2 of 3 item(s) changed, 1 already available.")]
-    assert available("margherita", "diavola", "cola") == [True, True, True]
+    assert available("margherita", "tiramisu", "cola") == [True, True, True]
     assert Client().get("/menu")["ETag"] not in (etag, sold_out_etag)
 
 
@@ -83,11 +91,11 @@ def test_the_item_list_filters_and_searches():
     def listed(**query) -> list[str]:
         return sorted(row.sku for row in client.get(ITEMS, query).context["cl"].result_list)
 
-    assert listed() == ["cola", "diavola", "margherita"]
-    assert listed(available__exact="0") == ["diavola"]
-    assert listed(category__id__exact=str(Category.objects.get(code="drinks").pk)) == ["cola"]
-    assert listed(station__id__exact=str(item("cola").station_id)) == ["cola"]
-    assert listed(q="diav") == ["diavola"] and listed(q="Margherita") == ["margherita"]
+    assert listed() == ["cola", "deltas", "margherita", "tiramisu"]
+    assert listed(available__exact="0") == ["tiramisu"]
+    assert listed(category__id__exact=str(Category.objects.get(code="drinks").pk)) == ["cola", "tiramisu"]
+    assert listed(station__id__exact=str(item("cola").station_id)) == ["cola", "tiramisu"]
+    assert listed(q="bianc") == ["deltas"] and listed(q="Margherita") == ["margherita"]
 
 
 # --- the Kitchen: the items list and its two actions, nothing else -------------------------------
@@ -134,7 +142,7 @@ def test_a_kitchen_account_changes_adds_and_deletes_nothing_and_sees_no_orders()
     run_action(client, "delete_selected", "cola")  # not an action of theirs
     assert client.get(reverse("admin:menu_category_changelist")).status_code == 403
     assert client.get(group_url("margherita", "size")).status_code == 403
-    assert (item("margherita").price, MenuItem.objects.count()) == (Decimal("12.50"), 3)
+    assert (item("margherita").price, MenuItem.objects.count()) == (Decimal("12.50"), 4)
     # Outside the menu the back office stays closed to them, as before (tests/orders/test_admin.py).
     for refused in (ORDERS, reverse("admin:index"), reverse("admin:kitchen_worker_changelist")):
         response = client.get(refused)
@@ -185,11 +193,11 @@ def test_a_manager_edits_an_item_its_groups_and_their_options():
     group = client.get(group_url("margherita", "extras"))
     added = client.post(
         group_url("margherita", "extras"),
-        posted_back(group, **{"options-1-code": "olives", "options-1-name": "Olives", "options-1-price_delta": "0.80"}),
+        posted_back(group, **{"options-5-code": "rocket", "options-5-name": "Rocket", "options-5-price_delta": "0.80"}),
     )
 
     assert added.status_code == 302, errors_of(added)
-    assert ModifierOption.objects.get(group__item__sku="margherita", code="olives").price_delta == Decimal("0.80")
+    assert ModifierOption.objects.get(group__item__sku="margherita", code="rocket").price_delta == Decimal("0.80")
     add_category = client.post(
         reverse("admin:menu_category_add"), {"code": "salads", "name": "Salads", "display_order": "2"}
     )
@@ -215,7 +223,7 @@ def test_an_option_code_another_group_of_the_item_uses_is_refused():
     cola = MenuItem.objects.get(sku="cola")
     other = ModifierGroup.objects.create(item=cola, code="size", name="Size")
     ModifierOption.objects.create(group=other, code="small", name="Small")
-    extra = client.post(url, posted_back(client.get(url), **{"options-1-code": "small", "options-1-name": "S"}))
+    extra = client.post(url, posted_back(client.get(url), **{"options-5-code": "small", "options-5-name": "S"}))
     assert errors_of(extra) == [
         "'small' is an option of this item's group 'Size' already: option codes must be unique across an item's groups."
     ]  # margherita's own Size has `small` too
@@ -271,7 +279,7 @@ def test_a_group_minimum_beyond_its_options_or_a_maximum_under_it_is_refused():
     client = logged_in(MANAGER)
     url = item_url("margherita")
 
-    too_many = client.post(url, posted_back(client.get(url), **{"modifier_groups-1-min_choices": "2"}))
+    too_many = client.post(url, posted_back(client.get(url), **{"modifier_groups-2-min_choices": "2"}))
     upside_down = client.post(url, posted_back(client.get(url), **{"modifier_groups-0-max_choices": "0"}))
     group = group_url("margherita", "size")
     emptied = client.post(group, posted_back(client.get(group), **{f"options-{n}-DELETE": "on" for n in range(3)}))
@@ -279,4 +287,4 @@ def test_a_group_minimum_beyond_its_options_or_a_maximum_under_it_is_refused():
     assert errors_of(too_many) == ["The group has 1 option(s): an order could never choose 2."]
     assert errors_of(upside_down) == ["Must be at least the minimum (or empty: no limit)."]
     assert errors_of(emptied) == ["The group's minimum is 1: it needs at least 1 option(s)."]
-    assert ModifierOption.objects.filter(group__item__sku="margherita").count() == 4
+    assert ModifierOption.objects.filter(group__item__sku="margherita").count() == 9

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from menu.models import MenuItem, ModifierOption, Station
-from tests.menu.menus import catalog_state, load, small_menu
+from tests.factories import catalog_state, load_test_menu, menu_copy
 from tests.support import REPO
 
 pytestmark = pytest.mark.django_db
@@ -61,20 +61,20 @@ def test_loading_the_same_file_again_changes_nothing():
 
 
 def test_a_changed_price_is_updated_and_the_rest_left_alone(tmp_path):
-    data = small_menu()
-    load(data)
+    data = menu_copy()
+    load_test_menu(data)
     data["categories"][1]["items"][0]["price"] = "2.80"
 
     lines = load_menu(write(tmp_path, data))
 
-    assert "items: 2 unchanged, 1 updated" in lines and "options: 4 unchanged" in lines
+    assert "items: 3 unchanged, 1 updated" in lines and "options: 12 unchanged" in lines
     assert MenuItem.objects.get(sku="cola").price == Decimal("2.80")
 
 
 def test_what_the_file_omits_is_deleted_only_with_prune(tmp_path):
-    load()
-    data = small_menu()
-    del data["categories"][1]  # drinks, with cola, the only item of the bar
+    load_test_menu()
+    data = menu_copy()
+    del data["categories"][1]  # drinks, with cola and tiramisu, the only items of the bar
     del data["categories"][0]["items"][0]["modifier_groups"][1]  # margherita's extras
     path = write(tmp_path, data)
 
@@ -85,15 +85,15 @@ def test_what_the_file_omits_is_deleted_only_with_prune(tmp_path):
 
     pruned = load_menu(path, "--prune")
 
-    assert "items: 1 pruned, 2 unchanged" in pruned and "categories: 1 pruned, 1 unchanged" in pruned
-    assert "modifier groups: 1 pruned, 1 unchanged" in pruned
-    assert sorted(MenuItem.objects.values_list("sku", flat=True)) == ["diavola", "margherita"]
+    assert "items: 2 pruned, 2 unchanged" in pruned and "categories: 1 pruned, 1 unchanged" in pruned
+    assert "modifier groups: 2 pruned, 3 unchanged" in pruned  # the extras, and cola's ice with cola
+    assert sorted(MenuItem.objects.values_list("sku", flat=True)) == ["deltas", "margherita"]
     assert not ModifierOption.objects.filter(code="extra_cheese").exists()
     assert Station.objects.filter(code="bar").exists()  # still in the file
 
 
 def test_if_empty_skips_a_catalog_that_has_items(tmp_path):
-    load()
+    load_test_menu()
     before = catalog_state()
 
     lines = load_menu(DEMO, "--if-empty")
@@ -111,7 +111,7 @@ def test_if_empty_loads_an_empty_catalog():
 # --- bad files: refused whole -------------------------------------------------------------------
 
 MARGHERITA = "categories[0].items[0]"
-DIAVOLA = "categories[0].items[1]"
+BIANCA = "categories[0].items[1]"
 COLA = "categories[1].items[0]"
 
 
@@ -129,7 +129,7 @@ def set_price(value) -> Callable[[dict], None]:
 
 BAD_FILES = [
     ("unknown field", lambda d: item(d, 0, 0).update(colour="red"), f"{MARGHERITA}.colour", "unknown field"),
-    ("bad slug", lambda d: item(d, 0, 1).update(sku="Diavola Pizza"), f"{DIAVOLA}.sku", "must be a slug"),
+    ("bad slug", lambda d: item(d, 0, 1).update(sku="Pizza Bianca"), f"{BIANCA}.sku", "must be a slug"),
     ("duplicate sku", lambda d: item(d, 1, 0).update(sku="margherita"), f"{COLA}.sku", "appears more than once"),
     (
         "option code in two groups",
@@ -137,12 +137,12 @@ BAD_FILES = [
         f"{MARGHERITA}.modifier_groups[1].options[0].code",
         "option code of this item 'large' appears more than once",
     ),
-    ("price 0.00", set_price(Decimal("0.00")), f"{DIAVOLA}.price", "between 0.01 and 999.99"),
-    ("price 1000.00", set_price(Decimal("1000.00")), f"{DIAVOLA}.price", "between 0.01 and 999.99"),
-    ("price 1.234", set_price(Decimal("1.234")), f"{DIAVOLA}.price", "at most 2 decimal places"),
-    ("price '1.234'", set_price("1.234"), f"{DIAVOLA}.price", "at most 2 decimal places"),
-    ("price 'abc'", set_price("abc"), f"{DIAVOLA}.price", "must be a number"),
-    ("price true", set_price(True), f"{DIAVOLA}.price", "must be a number"),
+    ("price 0.00", set_price(Decimal("0.00")), f"{BIANCA}.price", "between 0.01 and 999.99"),
+    ("price 1000.00", set_price(Decimal("1000.00")), f"{BIANCA}.price", "between 0.01 and 999.99"),
+    ("price 1.234", set_price(Decimal("1.234")), f"{BIANCA}.price", "at most 2 decimal places"),
+    ("price '1.234'", set_price("1.234"), f"{BIANCA}.price", "at most 2 decimal places"),
+    ("price 'abc'", set_price("abc"), f"{BIANCA}.price", "must be a number"),
+    ("price true", set_price(True), f"{BIANCA}.price", "must be a number"),
     (
         "a delta taking the price to 0",
         lambda d: group(d, 0)["options"][2].update(price_delta="-12.50"),
@@ -151,8 +151,8 @@ BAD_FILES = [
     ),
     (
         "min above the options",
-        lambda d: group(d, 1).update(min=2),
-        f"{MARGHERITA}.modifier_groups[1].min",
+        lambda d: group(d, 2).update(min=2),
+        f"{MARGHERITA}.modifier_groups[2].min",
         "is more than the group has options",
     ),
     ("max under min", lambda d: group(d, 0).update(max=0), f"{MARGHERITA}.modifier_groups[0].max", "at least min"),
@@ -162,8 +162,8 @@ BAD_FILES = [
 
 @pytest.mark.parametrize(("change", "path", "message"), [case[1:] for case in BAD_FILES], ids=[c[0] for c in BAD_FILES])
 def test_a_bad_file_is_refused_naming_the_field_and_nothing_is_written(tmp_path, change, path, message):
-    load()
-    data = small_menu()
+    load_test_menu()
+    data = menu_copy()
     data["categories"][1]["items"][0]["price"] = "2.80"  # a change that must not be written either
     change(data)
     before = catalog_state()
@@ -176,14 +176,14 @@ def test_a_bad_file_is_refused_naming_the_field_and_nothing_is_written(tmp_path,
     [line] = [line for line in text.splitlines() if line.strip().startswith(f"{path}:")]
     assert message in line
     assert catalog_state() == before
-    assert MenuItem.objects.get(sku="cola").price == Decimal("2.50")
+    assert MenuItem.objects.get(sku="cola").price == Decimal("3.00")
 
 
 @pytest.mark.parametrize(
     ("delta", "refused"), [("-12.49", False), ("-12.50", True)], ids=["leaves a cent", "leaves nothing"]
 )
 def test_a_negative_delta_may_take_the_price_down_to_one_cent(tmp_path, delta, refused):
-    data = small_menu()
+    data = menu_copy()
     group(data, 0)["options"][2]["price_delta"] = delta
 
     if refused:

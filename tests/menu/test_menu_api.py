@@ -12,15 +12,14 @@ from django.test import Client
 from django.urls import reverse
 
 from menu.models import Category, MenuItem
-from tests.factories import MANAGER, logged_in, staff_user
-from tests.menu.menus import load, posted_back
+from tests.factories import MANAGER, load_test_menu, logged_in, posted_back, staff_user
 from tests.support import start_web, wait_for
 
 PREFIXES = [pytest.param("", id="root"), pytest.param("/api", id="api")]
 
 
-def option(code: str, name: str, delta: float) -> dict:
-    return {"code": code, "name": name, "price_delta": delta, "available": True}
+def option(code: str, name: str, delta: float, available: bool = True) -> dict:
+    return {"code": code, "name": name, "price_delta": delta, "available": available}
 
 
 MARGHERITA = {
@@ -43,21 +42,47 @@ MARGHERITA = {
             "name": "Extras",
             "min": 0,
             "max": 3,
-            "options": [option("extra_cheese", "Extra cheese", 1.5)],
+            "options": [
+                option("extra_cheese", "Extra cheese", 1.5),
+                option("mushrooms", "Mushrooms", 1.2),
+                option("olives", "Olives", 1.0),
+                option("basil", "Basil", 0.5),
+                option("chili", "Fresh chili", 0.8, available=False),
+            ],
         },
+        {"code": "remove", "name": "Remove", "min": 0, "max": None, "options": [option("no_onions", "No onions", 0.0)]},
     ],
 }
-DIAVOLA = {
-    "sku": "diavola",
-    "name": "Diavola",
+BIANCA = {
+    "sku": "deltas",
+    "name": "Pizza bianca",
     "description": "",
-    "price": 14.0,
+    "price": 0.1,
     "station": "oven",
+    "available": True,
+    "modifier_groups": [
+        {
+            "code": "toppings",
+            "name": "Toppings",
+            "min": 0,
+            "max": 2,
+            "options": [option("salt", "Sea salt", 0.2), option("rosemary", "Rosemary", 0.1)],
+        }
+    ],
+}
+COLA = {"sku": "cola", "name": "Cola", "description": "", "price": 3.0, "station": "bar", "available": True}
+COLA["modifier_groups"] = [
+    {"code": "ice", "name": "Ice", "min": 0, "max": 1, "options": [option("no_ice", "No ice", 0.0)]}
+]
+TIRAMISU = {
+    "sku": "tiramisu",
+    "name": "Tiramisu",
+    "description": "",
+    "price": 6.5,
+    "station": "bar",
     "available": False,
     "modifier_groups": [],
 }
-COLA = {"sku": "cola", "name": "Cola", "description": "", "price": 2.5, "station": "bar", "available": True}
-COLA["modifier_groups"] = []
 
 
 def items_of(body: dict) -> dict[str, dict]:
@@ -70,15 +95,15 @@ def items_of(body: dict) -> dict[str, dict]:
 @pytest.mark.django_db
 @pytest.mark.parametrize("prefix", PREFIXES)
 def test_the_menu_in_display_order_with_prices_as_numbers_and_sold_out_items(client, prefix):
-    load()
+    load_test_menu()
 
     response = client.get(f"{prefix}/menu")
 
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     assert response.json() == {
         "categories": [
-            {"code": "pizza", "name": "Pizza", "items": [MARGHERITA, DIAVOLA]},
-            {"code": "drinks", "name": "Drinks", "items": [COLA]},
+            {"code": "pizza", "name": "Pizza", "items": [MARGHERITA, BIANCA]},
+            {"code": "drinks", "name": "Drinks", "items": [COLA, TIRAMISU]},
         ]
     }
     assert b'"price":12.5' in response.content  # a JSON number, not "12.50"
@@ -86,19 +111,19 @@ def test_the_menu_in_display_order_with_prices_as_numbers_and_sold_out_items(cli
 
 @pytest.mark.django_db
 def test_display_order_not_file_order_decides(client):
-    load()
+    load_test_menu()
     Category.objects.filter(code="pizza").update(display_order=5)
     MenuItem.objects.filter(sku="margherita").update(display_order=3)
 
     body = client.get("/menu").json()
 
     assert [category["code"] for category in body["categories"]] == ["drinks", "pizza"]
-    assert [item["sku"] for item in body["categories"][1]["items"]] == ["diavola", "margherita"]
+    assert [item["sku"] for item in body["categories"][1]["items"]] == ["deltas", "margherita"]
 
 
 @pytest.mark.django_db
 def test_etag_and_cache_control_and_304_while_nothing_changed(client):
-    load()
+    load_test_menu()
 
     first = client.get("/menu")
     etag = first["ETag"]
@@ -142,7 +167,7 @@ def repriced_in_sql(admin: Client) -> None:
     ids=["admin action", "admin change form", "raw SQL"],
 )
 def test_any_change_changes_the_etag_and_the_content(change, field, value):
-    load()
+    load_test_menu()
     public, admin = Client(), logged_in(MANAGER)
     before = public.get("/menu")
 
@@ -179,13 +204,13 @@ def csrf(session: requests.Session) -> dict[str, str]:
 
 
 def test_two_web_processes_serve_a_change_made_through_either_or_in_the_database_within_a_second(processes):
-    load()
+    load_test_menu()
     manager = staff_user(MANAGER, "mgr")
     manager.set_password("manager-pass")
     manager.save()
     web_a, web_b = start_web(processes, name="web-a"), start_web(processes, name="web-b")
     etag, items = served(web_b)
-    assert served(web_a)[0] == etag and items["cola"]["price"] == 2.5
+    assert served(web_a)[0] == etag and items["cola"]["price"] == 3.0
 
     # A price edited in process A's admin (the form as the page renders it, posted to A).
     cola = MenuItem.objects.get(sku="cola")

@@ -10,8 +10,7 @@ import pytest
 from menu.models import MenuItem
 from orders.models import Order, OrderItem
 from restaurant.models import OutboxMessage
-from tests.factories import load_test_menu
-from tests.orders.test_validation_api import post, stored_rows
+from tests.factories import load_test_menu, post, stored_rows
 from tests.support import order_payload
 
 pytestmark = pytest.mark.django_db

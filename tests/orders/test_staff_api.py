@@ -22,6 +22,7 @@ from tests.factories import (
     KITCHEN,
     MANAGER,
     create_order,
+    get_json,
     load_test_menu,
     logged_in,
     order_payload,
@@ -65,13 +66,6 @@ def token_client(role: str | None, username: str | None = None, *, active: bool 
 @pytest.fixture
 def manager() -> Client:
     return token_client(MANAGER)
-
-
-def get_json(client: Client, path: str, expected_status: int = 200, **params):
-    response = client.get(path, params)
-    assert response.status_code == expected_status, response.content
-    assert response["Content-Type"] == "application/json"
-    return response.json()
 
 
 def numbers(page: dict) -> list[str]:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from orders.models import DailyOrderCounter, Order, OrderItem, OrderStatusLog
-from restaurant.models import OutboxMessage
+from orders.models import Order
+from tests.factories import post, stored_rows
 from tests.support import order_payload
 
 ADDRESS = "221B Baker Street, London"
@@ -42,21 +42,6 @@ def priced(literal: str) -> str:
         '{"customer_name": "Jane Doe", "order_type": "takeout", '
         f'"items": [{{"name": "Margherita Pizza", "quantity": 1, "price": {literal}}}]}}'
     )
-
-
-def post(client, body: dict | list | str | bytes, content_type: str = "application/json", path: str = "/orders"):
-    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    return client.post(path, data=data, content_type=content_type)
-
-
-def stored_rows() -> dict[str, int]:
-    return {
-        "orders": Order.objects.count(),
-        "order_items": OrderItem.objects.count(),
-        "order_status_log": OrderStatusLog.objects.count(),
-        "outbox": OutboxMessage.objects.count(),
-        "daily_counter": DailyOrderCounter.objects.count(),
-    }
 
 
 NOTHING_STORED = {"orders": 0, "order_items": 0, "order_status_log": 0, "outbox": 0, "daily_counter": 0}

@@ -18,7 +18,7 @@ from kitchen.models import Worker, WorkerStatus
 from kitchen.services import worker_finish_order
 from orders.models import Order, OrderStatus
 from orders.services import order_start_cooking
-from tests.factories import create_order
+from tests.factories import create_order, get_json
 from tests.support import wait_for
 
 PREFIXES = [pytest.param("", id="root"), pytest.param("/api", id="api")]
@@ -47,13 +47,6 @@ def make_worker(name: str, *, status: str = WorkerStatus.ONLINE, silent_for: flo
         last_seen=timezone.now() - timedelta(seconds=silent_for),
         **fields,
     )
-
-
-def get_json(client, path: str, expected_status: int = 200):
-    response = client.get(path)
-    assert response.status_code == expected_status, response.content
-    assert response["Content-Type"] == "application/json"
-    return response.json()
 
 
 # --- GET /orders/{n}/status -------------------------------------------------------------------
