@@ -12,8 +12,7 @@ import pytest
 from django.core.management import call_command
 
 from tests.factories import KITCHEN, MANAGER, create_order, load_test_menu, staff_user
-from tests.kitchen.test_browser import CHROMIUM_ARGS, chromium_path
-from tests.support import free_port
+from tests.support import CHROMIUM_ARGS, chromium_path, free_port
 
 pytestmark = pytest.mark.slow
 

@@ -6,26 +6,16 @@ import asyncio
 import time
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
 from kitchen import screens
-from kitchen.bridge import SPEED_EVERY, DisplayBridge, bridges
+from kitchen.bridge import SPEED_EVERY, DisplayBridge
 from orders.services import order_mark_ready
-from restaurant.asgi import application
 from tests.factories import KITCHEN, create_order, load_test_menu, staff_user
+from tests.support import connect, kitchen_socket, run, session_headers
 
-
-@pytest.fixture(autouse=True)
-def fresh_layer(transactional_db):
-    """Every test its own in-memory layer (it belongs to one event loop) and its bridge stopped."""
-    channel_layers.backends.clear()
-    yield
-    bridges.stop()
-    channel_layers.backends.clear()
+pytestmark = pytest.mark.usefixtures("fresh_layer")
 
 
 @pytest.fixture
@@ -41,26 +31,13 @@ def speed_reads(monkeypatch) -> list[float]:
     return calls
 
 
-def run(coroutine_function):
-    """Run an async test body on a fresh event loop (as a display process serves its clients)."""
-    return async_to_sync(coroutine_function)()
-
-
-def cook_headers(username: str) -> list[tuple[bytes, bytes]]:
-    """What a kitchen screen's browser sends: the site's Origin and a cook's session cookie."""
-    client = Client()
-    client.force_login(staff_user(KITCHEN, username, is_staff=False))
-    return [(b"origin", b"http://localhost"), (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
-
-
 async def open_screens(*cooks: str) -> tuple[list[WebsocketCommunicator], list[dict]]:
     """A kitchen screen per cook, connected (which starts this loop's bridge), with their snapshots."""
-    headers = [await database_sync_to_async(cook_headers)(cook) for cook in cooks]
-    sockets = [WebsocketCommunicator(application, "/ws/kitchen/", headers=each) for each in headers]
+    cook_users = [await database_sync_to_async(staff_user)(KITCHEN, cook, is_staff=False) for cook in cooks]
+    sockets = [kitchen_socket(await database_sync_to_async(session_headers)(user)) for user in cook_users]
     snapshots = []
     for socket in sockets:
-        connected, _ = await socket.connect(timeout=10)
-        assert connected
+        await connect(socket)
         snapshots.append(await socket.receive_json_from(timeout=10))
     return sockets, snapshots
 
