@@ -1,7 +1,7 @@
 """The display bridge: how every change reaches the live screens of one display (daphne) process,
 through Channels' in-memory layer (no Redis: one process, one layer).
 
-Three kinds of change come in, each the way its writer sends it (docs/architecture-screens.md says
+Three kinds of change come in, each the way its writer sends it (docs/architecture.md says
 why two of them are not broker messages):
 
 - an order's status, and a new order: a status update on `notifications_fanout`, or an order

@@ -10,7 +10,7 @@ tests/orders/test_statements.py. orders/services.py decides what to write; this 
 - `increment`: that counter alone, on the locking path;
 - `mark_item`: an item's prepared mark with a new display version, and its NOTIFY.
 
-Why one statement, and what it costs to read: docs/architecture.md ("The one-statement writes").
+Why one statement, and what it costs to read: docs/architecture.md ("Decision: the one-statement writes").
 
 A message that carries a value only the statement knows (the order's number, the due time it
 computes) is built in Python with `FROM_THE_ROW` in that value's place, and the statement splices
