@@ -20,7 +20,6 @@ from restaurant.database import listener_params
 from restaurant.lifecycle import StopFlag
 from restaurant.models import OutboxMessage
 from restaurant.outbox import outbox_enqueue
-from restaurant.publisher import ConfirmingPublisher
 from restaurant.relay import RELAY_LOCK_KEY, OutboxRelay
 from tests.amqp import bind_probe_queue, connection_pids, get_messages, rabbitmqctl
 from tests.factories import create_order
@@ -317,18 +316,23 @@ def test_broker_connection_lost_mid_batch_marks_only_what_was_confirmed(
     settings.RABBITMQ_URL = url_through(os.environ["RABBITMQ_URL"], broker_proxy)
     probe = bind_probe_queue(amqp_channel, broker.ORDERS_EXCHANGE, "kitchen.#")
     ids = enqueue_many(900, orders=30)
-    settle = ConfirmingPublisher._on_confirm
-    cuts = []
-
-    def cut_after_the_first_confirm(publisher, frame):
-        settle(publisher, frame)
-        if publisher.unsettled and not cuts:
-            cuts.append(frame.method.delivery_tag)
-            broker_proxy.cut()  # the broker has confirmed some of the batch, not all of it
-
-    monkeypatch.setattr(ConfirmingPublisher, "_on_confirm", cut_after_the_first_confirm)
     relay = OutboxRelay(stop=StopFlag(), batch_size=1000)
     relay.connect()
+    publisher = relay.publisher
+    publish, published = publisher.channel.basic_publish, []
+
+    def cut_halfway_once_some_are_confirmed(*args, **kwargs):
+        # Halfway through the batch, once the broker has confirmed some of it (not all: half is
+        # not even sent), the connection is lost. Waiting for that confirm here, rather than cutting
+        # at the first confirm, keeps the broker from confirming the whole batch first.
+        if len(published) == len(ids) // 2:
+            publisher._run_until(lambda: len(publisher.unsettled) < len(published), timeout=10)
+            assert len(publisher.unsettled) < len(published), "the broker confirmed nothing in 10 s"
+            broker_proxy.cut()
+        published.append(args)
+        return publish(*args, **kwargs)
+
+    monkeypatch.setattr(publisher.channel, "basic_publish", cut_halfway_once_some_are_confirmed)
     try:
         with pytest.raises(AMQPError):
             relay.publish_batch()
