@@ -8,6 +8,8 @@ Screenshots go to artifacts/browser/4x-*.png (launch settings as in test_browser
 Debian's `chromium`).
 """
 
+from contextlib import contextmanager
+
 import pytest
 from django.core.management import call_command
 
@@ -47,11 +49,34 @@ def busy_kitchen() -> list[str]:
     return numbers
 
 
-def launch(playwright):
+@pytest.fixture
+def display(processes, start_display) -> str:
+    """A display process of the test's own: its base URL."""
+    port = free_port()
+    start_display("display", port)
+    return f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def chromium():
+    """A headless Chromium (skipped without Debian's `chromium`)."""
+    from playwright.sync_api import sync_playwright
+
     executable = chromium_path()
     if executable is None:
         pytest.skip("no chromium executable found (apt-get install chromium; `make test` does it)")
-    return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def staff_with_password(role: str, username: str) -> None:
+    user = staff_user(role, username)
+    user.set_password(PASSWORD)
+    user.save()
 
 
 def log_in(page, base: str, path: str, username: str) -> None:
@@ -71,127 +96,102 @@ def font_px(locator) -> float:
     return float(locator.evaluate("node => getComputedStyle(node).fontSize").removesuffix("px"))
 
 
-def test_the_staff_order_entrys_total_counts_the_items_not_on_the_menu(processes, start_display, browser_artifacts):
-    from playwright.sync_api import expect, sync_playwright
+def test_the_staff_order_entrys_total_counts_the_items_not_on_the_menu(display, browser_artifacts):
+    from playwright.sync_api import expect
 
     load_test_menu()
-    user = staff_user(MANAGER, "host")
-    user.set_password(PASSWORD)
-    user.save()
-    port = free_port()
-    start_display("display", port)
-    base = f"http://127.0.0.1:{port}"
+    staff_with_password(MANAGER, "host")
 
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            page = browser.new_page(viewport=DESKTOP)
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            log_in(page, base, "/admin/orders/order/add/", "host")
-            page.fill("#id_customer_name", "Walk In")
-            page.select_option("#id_order_type", "takeout")
-            page.click("button.pick[data-sku=margherita]")
-            expect(page.locator("#total")).to_have_text("12.50")
-            # Typed after the menu line: the total follows the free rows as they are typed.
-            page.fill("#id_items-0-name", "Garlic bread")
-            page.fill("#id_items-0-quantity", "2")
-            page.fill("#id_items-0-price", "2.25")
-            expect(page.locator("#total")).to_have_text("17.00")  # 12.50 + 2 × 2.25
-            page.screenshot(path=browser_artifacts / "40-staff-entry-free-rows.png", full_page=True)
-            page.click("input[name=_save]")
-            expect(page.locator(".messagelist")).to_contain_text("received: total 17.00")  # what the server charged
-            # The admin's index links the live screens (settings.DISPLAY_URL).
-            page.goto(f"{base}/admin/")
-            expect(page.locator("#screens a")).to_have_text(["Kitchen display", "Expo", "Customer board"])
-            page.screenshot(path=browser_artifacts / "47-admin-index.png", full_page=True)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport=DESKTOP)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        log_in(page, display, "/admin/orders/order/add/", "host")
+        page.fill("#id_customer_name", "Walk In")
+        page.select_option("#id_order_type", "takeout")
+        page.click("button.pick[data-sku=margherita]")
+        expect(page.locator("#total")).to_have_text("12.50")
+        # Typed after the menu line: the total follows the free rows as they are typed.
+        page.fill("#id_items-0-name", "Garlic bread")
+        page.fill("#id_items-0-quantity", "2")
+        page.fill("#id_items-0-price", "2.25")
+        expect(page.locator("#total")).to_have_text("17.00")  # 12.50 + 2 × 2.25
+        page.screenshot(path=browser_artifacts / "40-staff-entry-free-rows.png", full_page=True)
+        page.click("input[name=_save]")
+        expect(page.locator(".messagelist")).to_contain_text("received: total 17.00")  # what the server charged
+        # The admin's index links the live screens (settings.DISPLAY_URL).
+        page.goto(f"{display}/admin/")
+        expect(page.locator("#screens a")).to_have_text(["Kitchen display", "Expo", "Customer board"])
+        page.screenshot(path=browser_artifacts / "47-admin-index.png", full_page=True)
     assert errors == [], errors
 
 
-def test_the_kitchen_display_fits_a_wall_screen_with_many_orders(processes, start_display, browser_artifacts):
-    from playwright.sync_api import expect, sync_playwright
+def test_the_kitchen_display_fits_a_wall_screen_with_many_orders(display, browser_artifacts):
+    from playwright.sync_api import expect
 
     numbers = busy_kitchen()
-    user = staff_user(KITCHEN, "cook")
-    user.set_password(PASSWORD)
-    user.save()
-    port = free_port()
-    start_display("display", port)
-    base = f"http://127.0.0.1:{port}"
+    staff_with_password(KITCHEN, "cook")
 
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            page = browser.new_page(viewport=WALL)
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            log_in(page, base, "/kitchen/", "cook")
-            expect(page.locator(".ticket")).to_have_count(len(BUSY), timeout=10_000)
-            page.screenshot(path=browser_artifacts / "41-kitchen-wall-1920.png")
-            for screen, viewport in (("kitchen-wall", WALL), ("kitchen-desktop", DESKTOP)):
-                page.set_viewport_size(viewport)
-                # The whole page is the screen: nothing runs off to the right or the bottom.
-                assert page_size(page) == viewport, screen
-                assert page.locator("#allday span").count() >= 15
-                allday = page.locator("#allday").bounding_box()
-                assert allday["x"] + allday["width"] <= viewport["width"] and allday["height"] > 40, screen  # wrapped
-            page.screenshot(path=browser_artifacts / "42-kitchen-desktop-1280.png")
-            # A crowded column scrolls inside itself.
-            received = page.locator("#col-received")
-            assert received.evaluate("node => node.scrollHeight > node.clientHeight")
-            assert received.evaluate("node => getComputedStyle(node).overflowY") == "auto"
+    with chromium() as browser:
+        page = browser.new_page(viewport=WALL)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        log_in(page, display, "/kitchen/", "cook")
+        expect(page.locator(".ticket")).to_have_count(len(BUSY), timeout=10_000)
+        page.screenshot(path=browser_artifacts / "41-kitchen-wall-1920.png")
+        for screen, viewport in (("kitchen-wall", WALL), ("kitchen-desktop", DESKTOP)):
+            page.set_viewport_size(viewport)
+            # The whole page is the screen: nothing runs off to the right or the bottom.
+            assert page_size(page) == viewport, screen
+            assert page.locator("#allday span").count() >= 15
+            allday = page.locator("#allday").bounding_box()
+            assert allday["x"] + allday["width"] <= viewport["width"] and allday["height"] > 40, screen  # wrapped
+        page.screenshot(path=browser_artifacts / "42-kitchen-desktop-1280.png")
+        # A crowded column scrolls inside itself.
+        received = page.locator("#col-received")
+        assert received.evaluate("node => node.scrollHeight > node.clientHeight")
+        assert received.evaluate("node => getComputedStyle(node).overflowY") == "auto"
 
-            # Read from 2 m: the short number big, the full number small; options, notes and age large.
-            ticket = page.locator(f'.ticket[data-number="{numbers[0]}"]')
-            expect(ticket.locator(".short")).to_have_text(numbers[0].rpartition("_")[2])
-            expect(ticket.locator(".full")).to_have_text(numbers[0])
-            assert font_px(ticket.locator(".short")) >= 2 * font_px(ticket.locator(".full"))
-            assert font_px(ticket.locator(".mods").first) >= 18
-            assert font_px(ticket.locator(".note").first) >= 18
-            assert font_px(ticket.locator(".age")) >= 24
+        # Read from 2 m: the short number big, the full number small; options, notes and age large.
+        ticket = page.locator(f'.ticket[data-number="{numbers[0]}"]')
+        expect(ticket.locator(".short")).to_have_text(numbers[0].rpartition("_")[2])
+        expect(ticket.locator(".full")).to_have_text(numbers[0])
+        assert font_px(ticket.locator(".short")) >= 2 * font_px(ticket.locator(".full"))
+        assert font_px(ticket.locator(".mods").first) >= 18
+        assert font_px(ticket.locator(".note").first) >= 18
+        assert font_px(ticket.locator(".age")) >= 24
 
-            page.set_viewport_size(WALL)
-            page.goto(f"{base}/kitchen/expo/")
-            expect(page.locator(".ticket")).to_have_count(len(BUSY), timeout=10_000)
-            assert page_size(page) == WALL
-            page.screenshot(path=browser_artifacts / "43-expo-wall-1920.png")
-        finally:
-            browser.close()
+        page.set_viewport_size(WALL)
+        page.goto(f"{display}/kitchen/expo/")
+        expect(page.locator(".ticket")).to_have_count(len(BUSY), timeout=10_000)
+        assert page_size(page) == WALL
+        page.screenshot(path=browser_artifacts / "43-expo-wall-1920.png")
     assert errors == [], errors
 
 
-def test_tracking_and_the_board_fit_a_phone(processes, start_display, browser_artifacts):
-    from playwright.sync_api import expect, sync_playwright
+def test_tracking_and_the_board_fit_a_phone(display, browser_artifacts):
+    from playwright.sync_api import expect
 
     numbers = busy_kitchen()
-    port = free_port()
-    start_display("display", port)
-    base = f"http://127.0.0.1:{port}"
 
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            errors: list[str] = []
-            phone = browser.new_page(viewport=PHONE, device_scale_factor=2, is_mobile=True)
-            phone.on("pageerror", lambda error: errors.append(str(error)))
-            phone.goto(f"{base}/track/{numbers[4]}/")
-            expect(phone.locator('#steps li[data-step="cooking"]')).to_have_class("current", timeout=10_000)
-            assert page_size(phone)["width"] == PHONE["width"]
-            phone.screenshot(path=browser_artifacts / "44-track-phone.png", full_page=True)
+    with chromium() as browser:
+        errors: list[str] = []
+        phone = browser.new_page(viewport=PHONE, device_scale_factor=2, is_mobile=True)
+        phone.on("pageerror", lambda error: errors.append(str(error)))
+        phone.goto(f"{display}/track/{numbers[4]}/")
+        expect(phone.locator('#steps li[data-step="cooking"]')).to_have_class("current", timeout=10_000)
+        assert page_size(phone)["width"] == PHONE["width"]
+        phone.screenshot(path=browser_artifacts / "44-track-phone.png", full_page=True)
 
-            response = phone.goto(f"{base}/track/ORD_20250101_999/")
-            assert response.status == 404
-            expect(phone.locator("h1")).to_have_text("No such order")
-            assert page_size(phone)["width"] == PHONE["width"]
-            phone.screenshot(path=browser_artifacts / "45-track-unknown-phone.png", full_page=True)
+        response = phone.goto(f"{display}/track/ORD_20250101_999/")
+        assert response.status == 404
+        expect(phone.locator("h1")).to_have_text("No such order")
+        assert page_size(phone)["width"] == PHONE["width"]
+        phone.screenshot(path=browser_artifacts / "45-track-unknown-phone.png", full_page=True)
 
-            phone.goto(f"{base}/board/")
-            expect(phone.locator("#conn")).to_have_class("up", timeout=10_000)
-            expect(phone.locator(".number")).to_have_count(len(BUSY))
-            assert page_size(phone) == PHONE
-            phone.screenshot(path=browser_artifacts / "46-board-phone.png")
-        finally:
-            browser.close()
+        phone.goto(f"{display}/board/")
+        expect(phone.locator("#conn")).to_have_class("up", timeout=10_000)
+        expect(phone.locator(".number")).to_have_count(len(BUSY))
+        assert page_size(phone) == PHONE
+        phone.screenshot(path=browser_artifacts / "46-board-phone.png")
     assert errors == [], errors
