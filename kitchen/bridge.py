@@ -47,6 +47,7 @@ from kitchen.screens import (
     speed_update,
 )
 from notifications.subscriber import MalformedMessage, declare_subscriber_queue, parse_status_update
+from orders.messages import EVERY_ORDER_MESSAGE
 from orders.services import KITCHEN_NOTIFY_CHANNEL
 from restaurant import broker
 from restaurant.broker import Delivery, TopologyMismatch
@@ -111,7 +112,7 @@ class DisplayBridge(QueueConsumer):
         self.queue = declare_subscriber_queue(self.channel, None)
         with broker.topology_checked():
             self.channel.exchange_declare(broker.ORDERS_EXCHANGE, exchange_type="topic", durable=True)
-            self.channel.queue_bind(self.queue, broker.ORDERS_EXCHANGE, routing_key="kitchen.#")
+            self.channel.queue_bind(self.queue, broker.ORDERS_EXCHANGE, routing_key=EVERY_ORDER_MESSAGE)
 
     def queues(self) -> list[str]:
         return [self.queue]

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from orders import statements
 from orders.errors import ItemMarkRefused, ItemNotFound, OrderNotFound, RecallExpired, TransitionNotAllowed
-from orders.messages import order_routing_key
+from orders.messages import order_message, order_routing_key, status_update_message
 from orders.models import TRANSITIONS, Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.statements import Increment
 from orders.timing import preparation_time
@@ -32,33 +32,6 @@ ORDER_SERVICE = "order-service"
 
 def format_order_number(day: date, sequence: int) -> str:
     return f"ORD_{day:%Y%m%d}_{sequence:03d}"
-
-
-def order_message(order: Order, items: list[OrderItem]) -> dict[str, Any]:
-    """The order message of SPEC §5, plus per item its sku, station, modifier names and notes, and
-    the order's notes (additions of the menu: a consumer that does not know them ignores them)."""
-    return {
-        "order_number": order.number,
-        "customer_name": order.customer_name,
-        "order_type": order.order_type,
-        "table_number": order.table_number,
-        "delivery_address": order.delivery_address,
-        "items": [
-            {
-                "name": item.name,
-                "quantity": item.quantity,
-                "price": item.price,
-                "sku": item.sku,
-                "station": item.station or None,
-                "modifiers": [modifier["name"] for modifier in item.modifiers],
-                "notes": item.notes,
-            }
-            for item in items
-        ],
-        "total_amount": order.total_amount,
-        "priority": order.priority,
-        "notes": order.notes,
-    }
 
 
 def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE, rate_count: RateCount | None = None) -> Order:
@@ -113,18 +86,6 @@ def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE, rate_coun
     details = {"order_number": order.number, "total_amount": order.total_amount, "priority": order.priority}
     transaction.on_commit(lambda: log.info("order_received", f"Order {order.number} received", details=details))
     return order
-
-
-def status_update_message(*, order: Order, old_status: str, changed_by: str, at) -> dict[str, Any]:
-    """The status update of SPEC §5."""
-    return {
-        "order_number": order.number,
-        "old_status": old_status,
-        "new_status": order.status,
-        "changed_by": changed_by,
-        "timestamp": at,
-        "estimated_completion": order.estimated_completion,
-    }
 
 
 class StatusChange(NamedTuple):

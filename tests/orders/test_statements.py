@@ -16,8 +16,9 @@ from kitchen.services import worker_finish_order, worker_register
 from menu.models import Station
 from orders import statements
 from orders.errors import TransitionNotAllowed
+from orders.messages import order_message, status_update_message
 from orders.models import Order, OrderItem, OrderStatusLog
-from orders.services import order_create, order_mark_ready, order_message, order_start_cooking, status_update_message
+from orders.services import order_create, order_mark_ready, order_start_cooking
 from orders.timing import cooking_time
 from orders.validation import ChosenModifier, OrderInput
 from restaurant.broker import dumps
