@@ -44,6 +44,8 @@ if not SECRET_KEY:
     SECRET_KEY = secrets.token_urlsafe(50)  # dev run: a fresh key each start
 
 ALLOWED_HOSTS = _read("ALLOWED_HOSTS", env.list, default=["localhost", "127.0.0.1"])
+# Origins besides a site's own that may post forms and open the display's sockets (scheme://host[:port]).
+CSRF_TRUSTED_ORIGINS = _read("TRUSTED_ORIGINS", env.list, default=[])
 LOG_LEVEL = _read("LOG_LEVEL", env.str, default="INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
     raise ImproperlyConfigured(f"LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got {LOG_LEVEL!r}")

@@ -296,10 +296,11 @@ def run(coroutine_function):
 
 
 def session_headers(user) -> list[tuple[bytes, bytes]]:
-    """What a browser on the site sends: its Origin and, logged in (`user` not None), its session cookie."""
+    """What a browser on the site (http://localhost) sends: its Origin, the Host it asks for and,
+    logged in (`user` not None), its session cookie."""
     from django.test import Client
 
-    headers = [(b"origin", b"http://localhost")]
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
     if user is not None:
         client = Client()
         client.force_login(user)
