@@ -44,6 +44,28 @@ if not SECRET_KEY:
     SECRET_KEY = secrets.token_urlsafe(50)  # dev run: a fresh key each start
 
 ALLOWED_HOSTS = _read("ALLOWED_HOSTS", env.list, default=["localhost", "127.0.0.1"])
+# Production behind TLS (README "Running it for real"): HTTPS=true makes every cookie secure, sends
+# HSTS and redirects plain HTTP (but the health checks, which a local supervisor asks over HTTP);
+# TRUSTED_PROXIES=N trusts N proxies in front: X-Forwarded-For for the client's address (rate limits)
+# and, with HTTPS, X-Forwarded-Proto for the scheme.
+HTTPS = _read("HTTPS", env.bool, default=False)
+TRUSTED_PROXIES = _read("TRUSTED_PROXIES", env.int, default=0)
+if TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXIES: must be >= 0")
+if HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^health(/|$)"]
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = _read("HSTS_SECONDS", env.int, default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _read("HSTS_INCLUDE_SUBDOMAINS", env.bool, default=True)
+    SECURE_HSTS_PRELOAD = _read("HSTS_PRELOAD", env.bool, default=True)
+    if TRUSTED_PROXIES:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Scripts only from the site's own files; sockets and fetches to itself; no framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
 # Origins besides a site's own that may post forms and open the display's sockets (scheme://host[:port]).
 CSRF_TRUSTED_ORIGINS = _read("TRUSTED_ORIGINS", env.list, default=[])
 LOG_LEVEL = _read("LOG_LEVEL", env.str, default="INFO").upper()
@@ -103,6 +125,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "restaurant.middleware.RequestIDMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "restaurant.middleware.ContentSecurityPolicyMiddleware",
     # Static files (admin, Swagger UI) straight from the apps, in every process, with no CDN.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -189,8 +212,9 @@ REST_FRAMEWORK = {
         "tracking": TRACKING_RATE_LIMIT,
         "staff": STAFF_RATE_LIMIT,
     },
-    # The client is REMOTE_ADDR: an X-Forwarded-For header from the client itself is not trusted.
-    "NUM_PROXIES": 0,
+    # The client is the address TRUSTED_PROXIES hops back in X-Forwarded-For (0: REMOTE_ADDR): a
+    # header the client wrote itself is not trusted.
+    "NUM_PROXIES": TRUSTED_PROXIES,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 

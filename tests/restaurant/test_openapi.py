@@ -3,6 +3,7 @@ describes every endpoint with the rules of SPEC §3 and the shapes of §6 and §
 serves it and its Swagger UI (without a CDN), and fuzzing the live server from it finds no 5xx.
 """
 
+import re
 import subprocess
 import time
 
@@ -209,7 +210,12 @@ def test_live_server_serves_the_schema_and_an_offline_swagger_ui(web_url):
     assert schema.json()["openapi"].startswith("3.")
     assert docs.status_code == 200
     assert docs.headers["Content-Type"].startswith("text/html")
-    assert "/api/schema/" in docs.text
+    # Its script is a file of its own, not inline (the Content-Security-Policy allows none), and loads the schema.
+    assert "script-src 'self'" in docs.headers["Content-Security-Policy"]
+    assert re.findall(r"<script>", docs.text) == [] and '<script src="/api/docs/?script="' in docs.text
+    script = requests.get(f"{web_url}/api/docs/", params={"script": ""}, timeout=10)
+    assert script.headers["Content-Type"].startswith("application/javascript")
+    assert "/api/schema/" in script.text
     # Swagger UI's files come from this server, not from a CDN.
     assert "cdn." not in docs.text
     for asset in ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"):
