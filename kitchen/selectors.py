@@ -1,6 +1,10 @@
-"""Kitchen reads: the workers as operators should believe them, and who holds an order. What the live
+"""Kitchen reads: the workers as operators should believe them, who holds an order, and how the
+people who move orders are named in public. What the live
 screens show (tickets, snapshots, figures) is kitchen/screens.py's; who may use them, restaurant/roles.py's."""
 
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from kitchen.models import Worker, WorkerStatus
@@ -32,3 +36,23 @@ def worker_list() -> list[dict]:
         }
         for worker in Worker.objects.order_by("name")
     ]
+
+
+PERSON_WITHOUT_A_FIRST_NAME = "kitchen"
+
+
+def public_names(names: Iterable[str]) -> dict[str, str]:
+    """How each of `names` (an order's `processed_by`, its log's `changed_by`) is shown on a public
+    surface: a person (a user's login that is no worker's name) by their first name, or
+    `kitchen` when they have none, so a staff login is never public; a kitchen worker and the order
+    service by their own names (SPEC §6)."""
+    names = {name for name in names if name}
+    people = (
+        get_user_model()
+        .objects.filter(username__in=names)
+        .exclude(username__in=Worker.objects.filter(name__in=names).values("name"))
+        .values_list("username", "first_name")
+    )
+    shown = {name: name for name in names}
+    shown.update({username: first_name.strip() or PERSON_WITHOUT_A_FIRST_NAME for username, first_name in people})
+    return shown

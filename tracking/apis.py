@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kitchen.models import WorkerStatus
-from kitchen.selectors import worker_list
+from kitchen.selectors import public_names, worker_list
 from orders.models import OrderStatus
 from orders.selectors import order_get, order_history
 from restaurant.logging import service_logger
@@ -44,7 +44,9 @@ class OrderStatusApi(TrackingApi):
         current_status = serializers.ChoiceField(source="status", choices=OrderStatus.choices)
         updated_at = serializers.DateTimeField()
         estimated_completion = serializers.DateTimeField(allow_null=True)
-        processed_by = serializers.CharField(allow_null=True, help_text="the worker that took the order")
+        processed_by = serializers.CharField(
+            allow_null=True, help_text="the worker that took the order, or a person's first name (`kitchen` if none)"
+        )
 
     @extend_schema(
         summary="An order's current status",
@@ -73,7 +75,10 @@ class OrderStatusApi(TrackingApi):
     )
     def get(self, request, number: str):
         order = order_get(number=number)
-        return Response(self.OutputSerializer(order).data)
+        data = self.OutputSerializer(order).data
+        if data["processed_by"]:
+            data["processed_by"] = public_names([data["processed_by"]])[data["processed_by"]]
+        return Response(data)
 
 
 class OrderHistoryApi(TrackingApi):
@@ -83,7 +88,9 @@ class OrderHistoryApi(TrackingApi):
     class OutputSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=OrderStatus.choices)
         timestamp = serializers.DateTimeField(source="changed_at")
-        changed_by = serializers.CharField(help_text="`order-service`, a worker's name, or a staff user")
+        changed_by = serializers.CharField(
+            help_text="`order-service`, a worker's name, or a person's first name (`kitchen` if none): never a login"
+        )
 
     @extend_schema(
         summary="An order's status changes, oldest first",
@@ -118,8 +125,9 @@ class OrderHistoryApi(TrackingApi):
         },
     )
     def get(self, request, number: str):
-        history = order_history(number=number)
-        return Response(self.OutputSerializer(history, many=True).data)
+        rows = self.OutputSerializer(order_history(number=number), many=True).data
+        shown = public_names(row["changed_by"] for row in rows)
+        return Response([{**row, "changed_by": shown[row["changed_by"]]} for row in rows])
 
 
 class WorkerStatusApi(TrackingApi):
