@@ -8,12 +8,17 @@ repeated one.
 """
 
 import json
+import re
+import threading
+import time
+from collections import Counter
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from kitchen.bridge import bridges
 from kitchen.screens import (
@@ -36,11 +41,16 @@ from orders.services import (
     order_start_cooking,
 )
 from restaurant.api import ApplicationError
+from restaurant.logging import service_logger
 from restaurant.roles import EXPO_WATCHERS, KITCHEN_STAFF, has_role, has_role_now
+
+log = service_logger()
 
 BAD_REQUEST = 4400
 FORBIDDEN = 4403
 NOT_FOUND = 4404
+TOO_MANY = 4429
+ORDER_NUMBER = re.compile(r"[A-Za-z0-9_-]{1,32}")  # what an order number can be (orders.Order.number)
 # What a cook does from the screen, each through the order's own transition (orders/services.py).
 ACTIONS = {
     "start": order_start_cooking,
@@ -53,10 +63,27 @@ ITEM_ACTIONS = {"prepare": order_item_prepare, "unprepare": order_item_unprepare
 
 
 class ScreenConsumer(AsyncJsonWebsocketConsumer):
-    """What every live screen's socket shares: joining its groups (the one place that starts this
-    process's bridge), leaving them, the page's heartbeat and an order's update."""
+    """What every live screen's socket shares: at most SOCKETS_PER_CLIENT of them per client address,
+    joining its groups (the one place that starts this process's bridge), leaving them, frames
+    read without ever failing the socket, the page's heartbeat and an order's update."""
 
     joined: tuple[str, ...] = ()
+    client: str | None = None
+
+    async def websocket_connect(self, message) -> None:
+        client = (self.scope.get("client") or [None])[0]
+        if not sockets_per_client.take(client):
+            await self.close(code=TOO_MANY)  # before the handshake is accepted: refused (HTTP 403)
+            return
+        self.client = client
+        await super().websocket_connect(message)
+
+    async def websocket_disconnect(self, message) -> None:
+        try:
+            await super().websocket_disconnect(message)
+        finally:
+            sockets_per_client.release(self.client)
+            self.client = None
 
     async def join(self, *groups: str) -> None:
         """Join `groups` once this process's bridge consumes: a snapshot sent next misses no update."""
@@ -68,6 +95,17 @@ class ScreenConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code) -> None:
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        # Not the base class's decode, which fails the socket (1011, a stack trace in the log) on a
+        # frame that is binary, not JSON, or nested past the parser's depth: such a frame is None.
+        try:
+            content = json.loads(text_data) if text_data is not None else None
+        except (ValueError, RecursionError):
+            content = None
+        if content is None:
+            unreadable_frames.warn(type(self).__name__)
+        await self.receive_json(content)
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("action") == "ping":  # the page's heartbeat
@@ -94,14 +132,6 @@ class KitchenConsumer(ScreenConsumer):
     async def send_snapshot(self) -> None:
         await self.send_json(await database_sync_to_async(screen_snapshot)())
 
-    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        # Not the base class's decode: a frame that is not JSON text is answered, not raised.
-        try:
-            content = json.loads(text_data) if text_data is not None else None
-        except ValueError:
-            content = None
-        await self.receive_json(content)
-
     async def receive_json(self, content, **kwargs) -> None:
         if not isinstance(content, dict):
             await self.send_error(None, None, "invalid", {"message": ["send a JSON object"]})
@@ -123,10 +153,10 @@ class KitchenConsumer(ScreenConsumer):
         errors = {}
         if not isinstance(action, str) or action not in {**ACTIONS, **ITEM_ACTIONS}:
             errors["action"] = [f"one of {', '.join([*ACTIONS, *ITEM_ACTIONS])}"]
-        if not isinstance(number, str) or not number:
-            errors["order_number"] = ["an order number is required"]
+        if not isinstance(number, str) or not ORDER_NUMBER.fullmatch(number):
+            errors["order_number"] = ["an order number is required (letters, digits, _ and -; at most 32)"]
         item, on_item = content.get("item"), isinstance(action, str) and action in ITEM_ACTIONS
-        if on_item and (not isinstance(item, int) or isinstance(item, bool)):
+        if on_item and (not isinstance(item, int) or isinstance(item, bool) or not 0 < item < 2**63):
             errors["item"] = ["an order item id is required"]
         if errors:
             await self.send_error(action, number, "invalid", errors)
@@ -217,3 +247,53 @@ class BoardConsumer(ScreenConsumer):
 
     async def resync(self, event) -> None:
         await self.send_snapshot()
+
+
+class SocketsPerClient:
+    """How many screen sockets each client address holds in this process, up to
+    settings.SOCKETS_PER_CLIENT (0: no limit); a socket without a client address is not counted."""
+
+    def __init__(self) -> None:
+        self.held: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def take(self, client: str | None) -> bool:
+        limit = settings.SOCKETS_PER_CLIENT
+        if client is None or not limit:
+            return True
+        with self.lock:
+            if self.held[client] >= limit:
+                return False
+            self.held[client] += 1
+            return True
+
+    def release(self, client: str | None) -> None:
+        if client is None:
+            return
+        with self.lock:
+            self.held[client] -= 1
+            if self.held[client] <= 0:
+                del self.held[client]
+
+
+class UnreadableFrames:
+    """One WARNING line (no stack) for the frames no screen could read, at most every `every` s,
+    counting those it did not log, so a client sending garbage cannot flood the log."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self.every, self.next_at, self.unlogged = every, 0.0, 0
+
+    def warn(self, consumer: str) -> None:
+        self.unlogged += 1
+        if time.monotonic() < self.next_at:
+            return
+        count, self.unlogged, self.next_at = self.unlogged, 0, time.monotonic() + self.every
+        log.warning(
+            "socket_frame_unreadable",
+            f"{count} socket frame(s) that are not a JSON text ignored",
+            details={"consumer": consumer, "frames": count},
+        )
+
+
+sockets_per_client = SocketsPerClient()
+unreadable_frames = UnreadableFrames()

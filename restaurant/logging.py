@@ -151,6 +151,9 @@ class ServiceLogger:
     def info(self, action: str, message: str, details: dict | None = None) -> None:
         self._log(logging.INFO, action, message, details, None)
 
+    def warning(self, action: str, message: str, details: dict | None = None) -> None:
+        self._log(logging.WARNING, action, message, details, None)
+
     def error(self, action: str, message: str, details: dict | None = None, exc_info: Any = None) -> None:
         self._log(logging.ERROR, action, message, details, exc_info)
 

@@ -66,6 +66,8 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
+# At most this many live-screen sockets per client address in a display process (0: no limit).
+SOCKETS_PER_CLIENT = _read("SOCKETS_PER_CLIENT", env.int, default=20)
 # Origins besides a site's own that may post forms and open the display's sockets (scheme://host[:port]).
 CSRF_TRUSTED_ORIGINS = _read("TRUSTED_ORIGINS", env.list, default=[])
 LOG_LEVEL = _read("LOG_LEVEL", env.str, default="INFO").upper()
