@@ -12,8 +12,9 @@ import pytest
 
 from kitchen.models import Worker, WorkerStatus
 from orders.models import Order, OrderStatus
+from restaurant.supervise import Output, children_of, shell_line
 from tests.factories import create_order, logged
-from tests.support import PYTHON, ManagedProcess, free_port, wait_for
+from tests.support import PYTHON, REPO, ManagedProcess, free_port, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -134,3 +135,34 @@ def test_sigterm_to_the_supervisor_lets_the_worker_finish_the_order_it_cooks(sup
         assert shutdown["details"]["signal"] == "SIGTERM"
     assert Worker.objects.get(name="chef_super").status == WorkerStatus.OFFLINE
     assert not actions(supervisor, "supervise", "processes_killed")
+
+
+# --- what it starts, and the production units -----------------------------------------------
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_procfile_lines_get_honchos_ports_and_kitchen_workers_can_be_left_out():
+    everything = children_of(REPO / "Procfile", 8000, [], Output(10))
+    ports = {child.name: child.port for child in everything}
+    assert ports["web"] == 8000 and ports["display"] == 8500  # DISPLAY_URL's $PORT + 500, as with honcho
+
+    people_cook = children_of(REPO / "Procfile", 8000, ["worker_*"], Output(10))  # make run KITCHEN_WORKERS=0
+    assert [child.name for child in people_cook] == [n for n in ports if not n.startswith("worker_")]
+    assert {child.name: child.port for child in people_cook}["display"] == 8500
+    assert shell_line("daphne -p $PORT app") == "exec daphne -p $PORT app"
+    assert shell_line("a; b") == "a; b"
+
+
+@pytest.mark.django_db(transaction=False)
+def test_every_procfile_process_has_a_systemd_unit_restarted_on_failure():
+    units = REPO / "deploy" / "systemd"
+    services = {path.name: path.read_text() for path in units.glob("*.service")}
+    wanted = (units / "restaurant.target").read_text()
+    for name in (line.partition(":")[0] for line in (REPO / "Procfile").read_text().splitlines() if line.strip()):
+        unit = f"restaurant-{name.partition('_')[0]}"
+        template = f"{unit}@.service"
+        assert f"{unit}.service" in services or template in services, name
+        assert f"{unit}.service" in wanted or f"{unit}@" in wanted, name
+    for name, text in services.items():
+        assert "Restart=on-failure" in text.splitlines(), name
+        assert any(line.startswith("TimeoutStopSec=") for line in text.splitlines()), name
