@@ -41,12 +41,17 @@ migrate: venv .env services
 demo-staff: migrate
 	$(BIN)/python manage.py create_demo_staff --force
 
-## run: set up everything (the demo menu the first time) and start web (on $PORT), relay, workers and subscriber (Procfile);
+## run: set up everything (the demo menu the first time) and start web (on $PORT), relay, workers and subscriber (Procfile)
+## under restaurant/supervise.py (a process that exits is restarted; Ctrl-C gives each STOP_TIMEOUT=30 s to finish);
+## KITCHEN_WORKERS=0 starts no simulated cooks (people cook from the screens);
 ## log lines as readable text (LOG_FORMAT=json for SPEC §7's JSON lines); the admin links the display at $PORT + 500
+KITCHEN_WORKERS ?=
+STOP_TIMEOUT ?= 30
 run: migrate demo-staff
 	$(BIN)/python manage.py load_menu menu/demo_menu.json --if-empty
 	LOG_FORMAT=$${LOG_FORMAT:-console} DISPLAY_URL=$${DISPLAY_URL-http://localhost:$$(($(PORT) + 500))} \
-		$(BIN)/honcho start -f Procfile -p $(PORT)
+		exec $(BIN)/python -m restaurant.supervise -f Procfile -p $(PORT) --stop-timeout $(STOP_TIMEOUT) \
+		$(if $(filter 0,$(KITCHEN_WORKERS)),--skip 'worker_*')
 
 ## test: set up and run the test suite against the real PostgreSQL and RabbitMQ, in TEST_WORKERS
 ## pytest-xdist workers (each with a database and a vhost of its own); TEST_WORKERS=0 runs it in one process

@@ -20,6 +20,10 @@ class Worker(models.Model):
     # Which running process holds the name: a process that was taken over (it stalled past
     # 2 × its heartbeat interval and another started) sees its heartbeat refused and stops.
     instance_id = models.CharField(max_length=64, blank=True, default="")
+    # Where that process runs: a worker restarted on the same host after a crash takes its name
+    # back at once when that pid is gone, instead of waiting for the row to go stale.
+    host = models.CharField(max_length=255, blank=True, default="")
+    pid = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

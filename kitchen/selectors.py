@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from kitchen.models import Worker, WorkerStatus
-from orders.models import Order
+from orders.models import Order, OrderStatus, OrderStatusLog
 
 
 def order_held_by_person(order: Order) -> str | None:
@@ -21,6 +21,18 @@ def order_held_by_person(order: Order) -> str | None:
     if not name or Worker.objects.filter(name=name).exists():
         return None
     return name
+
+
+def order_moved_on(number: str) -> tuple[str, str] | None:
+    """`(status, changed_by)` of the order's last move when it is no longer cooking (a person made it
+    ready, or cancelled it, while a worker cooked it); None while it cooks. One query."""
+    last = (
+        OrderStatusLog.objects.filter(order__number=number, superseded=False)
+        .order_by("-changed_at", "-id")
+        .values_list("status", "changed_by")
+        .first()
+    )
+    return None if last is None or last[0] == OrderStatus.COOKING else last
 
 
 def worker_list() -> list[dict]:

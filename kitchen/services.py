@@ -1,6 +1,8 @@
 """Kitchen writes (SPEC §4): worker registration, heartbeat and going offline, and a worker's count of
 the orders it made ready. The order's own transitions are orders/services.py's."""
 
+import os
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -16,9 +18,16 @@ class WorkerAlreadyOnline(Exception):
 
 @transaction.atomic
 def worker_register(
-    *, name: str, order_types: tuple[str, ...] | None, heartbeat_interval: int, instance_id: str
+    *,
+    name: str,
+    order_types: tuple[str, ...] | None,
+    heartbeat_interval: int,
+    instance_id: str,
+    host: str = "",
+    pid: int | None = None,
 ) -> Worker:
-    """Go online as `name`, taking over a row that is offline or stale; refuse a live one."""
+    """Go online as `name`, taking over a row that is offline or stale, or whose process ran on our
+    `host` and is gone (a crashed worker restarted); refuse a live one."""
     now = timezone.now()
     values = {
         "type": ",".join(order_types) if order_types else "all",
@@ -26,6 +35,8 @@ def worker_register(
         "last_seen": now,
         "heartbeat_interval": heartbeat_interval,
         "instance_id": instance_id,
+        "host": host,
+        "pid": pid,
     }
     worker = Worker.objects.select_for_update().filter(name=name).first()
     if worker is None:
@@ -34,12 +45,25 @@ def worker_register(
                 return Worker.objects.create(name=name, **values)
         except IntegrityError:  # another process registered the name between our read and insert
             worker = Worker.objects.select_for_update().get(name=name)
-    if worker.is_live(now):
+    if worker.is_live(now) and not (host and worker.host == host and not process_alive(worker.pid)):
         raise WorkerAlreadyOnline(worker)
     for field, value in values.items():
         setattr(worker, field, value)
     worker.save(update_fields=list(values))
     return worker
+
+
+def process_alive(pid: int | None) -> bool:
+    """Whether process `pid` of this host still runs (None: unknown, so taken as alive)."""
+    if pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return True
 
 
 def worker_heartbeat(*, name: str, instance_id: str) -> bool:

@@ -6,7 +6,9 @@ connection's `sleep` keeps the AMQP heartbeats flowing and `tick` keeps the work
 heartbeat going.
 """
 
+import os
 import re
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from django.utils import timezone
 from pika.exceptions import AMQPError
 
 from kitchen import services
-from kitchen.selectors import order_held_by_person
+from kitchen.selectors import order_held_by_person, order_moved_on
 from kitchen.topology import kitchen_queue
 from orders.models import OrderType
 from orders.services import OrderNotFound, TransitionNotAllowed, order_start_cooking
@@ -31,6 +33,9 @@ from restaurant.logging import service_logger
 log = service_logger("kitchen-worker")
 
 MAX_ATTEMPTS = 5
+# While cooking, how often the worker looks whether a person moved its order (made it ready on a
+# screen, cancelled it), so that its queue does not wait behind an order that is done.
+STATUS_POLL_SECONDS = 1.0
 ORDER_NUMBER = re.compile(r"ORD_\d{8}_\d{3,}")
 
 
@@ -100,6 +105,8 @@ class KitchenWorker(QueueConsumer):
             order_types=None if cfg.all_types else cfg.order_types,
             heartbeat_interval=cfg.heartbeat_interval,
             instance_id=self.instance_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
         )
         self.next_heartbeat = time.monotonic() + cfg.heartbeat_interval
         log.info(
@@ -201,7 +208,14 @@ class KitchenWorker(QueueConsumer):
         action = "order_processing_started" if started else "order_processing_resumed"
         log.info(action, f"Cooking order {number}", details={**_ids(number), "order_type": order.order_type})
         remaining = (order.estimated_completion - timezone.now()).total_seconds()
-        self.sleep(max(0.0, remaining), interruptible=False)  # the order in hand is finished
+        if moved := self.wait_while_cooking(number, remaining):
+            status, changed_by = moved
+            log.info(
+                "order_moved_by_person",
+                f"Order {number} was made {status} by {changed_by} while cooking: going on to the next",
+                details={**_ids(number), "status": status, "changed_by": changed_by},
+            )
+            return
         try:
             order, finished = services.worker_finish_order(number=number, worker_name=self.config.name)
         except TransitionNotAllowed as exc:
@@ -212,6 +226,20 @@ class KitchenWorker(QueueConsumer):
             )
         else:
             self.skip(order, f"Order {number} became {order.status} while cooking")
+
+    def wait_while_cooking(self, number: str, seconds: float) -> tuple[str, str] | None:
+        """Wait until the order is due, looking every STATUS_POLL_SECONDS whether a person moved it
+        meanwhile (returns its new status and who). A stop does not cut the wait short: the order in
+        hand is finished."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            self.sleep(min(STATUS_POLL_SECONDS, remaining), interruptible=False)
+            try:
+                if moved := order_moved_on(number):
+                    return moved
+            except DatabaseError:
+                connection.close()  # the database is down: cook on; finishing the order will tell
+        return None
 
     def skip(self, order, message: str) -> None:
         """Leave the order alone (the caller acks its message); the log says who has it."""
