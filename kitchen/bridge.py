@@ -22,6 +22,14 @@ consumers, so the bridge only ever calls it on that loop.
 Its lifecycle has one home, `bridges` (a `BridgeRegistry`): the first WebSocket client of a
 process starts its bridge (kitchen/consumers.py: `ScreenConsumer.join`); `bridges.stop()` stops
 it. There is one bridge per event loop that serves clients: in a display process, one.
+
+A bridge that stops must be seen and must catch up. No delivery and no step ends its thread (an
+error is logged, the delivery rejected); a lost broker is reconnected by the loop itself. The
+registry's watchdog, a task on the consumers' loop, looks at the bridge every WATCH_EVERY: while
+it is not `up` (not consuming, its thread dead, or stuck in a step) every screen is told so
+(`bridge.status`, and its pings are answered `{"type": "bridge", "up": false}` instead of a
+pong), and a dead thread is replaced with capped back-off. A bridge back after a gap (reconnected,
+or a replacement) has every screen take a fresh snapshot (`resync`).
 """
 
 import asyncio
@@ -35,11 +43,13 @@ from typing import Any
 import psycopg
 from channels.layers import get_channel_layer
 from django.db import DatabaseError, connection
+from pika.exceptions import AMQPError
 
 from kitchen.screens import (
     GROUP_SAFE,
     KITCHEN_GROUP,
     Update,
+    bridge_status,
     changes_speed,
     menu_update,
     order_updates,
@@ -53,7 +63,7 @@ from restaurant import broker
 from restaurant.broker import Delivery, TopologyMismatch
 from restaurant.consumer import QueueConsumer
 from restaurant.database import listener_params
-from restaurant.lifecycle import StopFlag
+from restaurant.lifecycle import Backoff, StopFlag
 from restaurant.logging import service_logger
 
 # No fixed service: the bridge is a part of the display process, not a subscriber process of its
@@ -64,19 +74,28 @@ SPEED_EVERY = 30.0  # s: the last hour's figures slide with the clock, even when
 # s the figures of a change may wait while more deliveries are at hand: a burst of ready orders
 # costs one read of the figures, not one each.
 SPEED_GATHER = 1.0
+WATCH_EVERY = 0.5  # s between the watchdog's looks at the bridge: the screens' light goes red this late
+# s without a step (tick) after which a consuming bridge counts as stuck (down: shown, not replaced,
+# since a new thread would hang on whatever holds this one)
+STALL_AFTER = 20.0
+ERROR_LOG_EVERY = 10.0  # s: a step that keeps failing logs once in this long, not at every step
 
 
 class DisplayBridge(QueueConsumer):
     log = log
     label = "Display bridge"
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, prefetch: int = 10) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, prefetch: int = 10, replacing: bool = False) -> None:
         super().__init__(stop=StopFlag(), prefetch=prefetch)
         self.loop = loop
         self.layer = get_channel_layer()
         self.queue: str | None = None
         self.consuming = threading.Event()
-        self.connections = 0
+        # Connections made: from the second on, the screens resync. A bridge `replacing` a dead one
+        # counts its predecessor's, since what was published meanwhile was missed just the same.
+        self.connections = 1 if replacing else 0
+        self.last_step = time.monotonic()
+        self.next_error_log = 0.0
         self.menu_listener: psycopg.Connection | None = None
         self.next_menu_listen = 0.0
         self.speed_due = False  # a change moved the speed figures since they were last pushed
@@ -96,13 +115,25 @@ class DisplayBridge(QueueConsumer):
         if self.thread.is_alive() and threading.current_thread() is not self.thread:
             self.thread.join(timeout)
 
+    @property
+    def up(self) -> bool:
+        """Relaying updates: its thread alive, consuming, and not stuck in a step."""
+        fresh = time.monotonic() - self.last_step < STALL_AFTER
+        return self.thread.is_alive() and self.consuming.is_set() and fresh
+
     def _run(self) -> None:
         try:
             self.run()
         except TopologyMismatch as exc:
             log.error("broker_topology_mismatch", f"Display bridge stopped: {exc}", exc_info=exc)
+        except Exception as exc:  # a bug: the registry's watchdog starts another bridge
+            log.error("display_bridge_failed", "Display bridge stopped by an error", exc_info=exc)
         finally:
-            connection.close()
+            self.consuming.clear()
+            try:
+                self.disconnect()
+            finally:
+                connection.close()
 
     # --- the consumer's hooks -----------------------------------------------------------------
 
@@ -140,8 +171,14 @@ class DisplayBridge(QueueConsumer):
         super().disconnect()
 
     def tick(self) -> None:
-        self.follow_database()
-        self.follow_speed()
+        self.last_step = time.monotonic()
+        try:
+            self.follow_database()
+            self.follow_speed()
+        except Exception as exc:  # not a reason to stop relaying the broker's updates
+            if time.monotonic() >= self.next_error_log:
+                self.next_error_log = time.monotonic() + ERROR_LOG_EVERY
+                log.error("display_step_failed", "A step of the display bridge failed", exc_info=exc)
 
     def follow_database(self) -> None:
         """What PostgreSQL tells the displays directly (LISTEN, polled at every step): `menu` (the menu
@@ -197,6 +234,24 @@ class DisplayBridge(QueueConsumer):
         self.menu_listener = None
 
     def handle(self, delivery: Delivery) -> None:
+        """`relay` the delivery; whatever it raises but a broker error (the loop reconnects for
+        those) is logged and the delivery rejected: no message stops the bridge (a poison body
+        nested 5000 deep raises RecursionError)."""
+        try:
+            self.relay(delivery)
+        except (AMQPError, OSError):
+            raise
+        except Exception as exc:
+            method = delivery.method
+            log.error(
+                "display_delivery_failed",
+                "A delivery the display bridge could not handle was rejected",
+                details={"exchange": method.exchange, "routing_key": method.routing_key},
+                exc_info=exc,
+            )
+            self.channel.basic_reject(method.delivery_tag, requeue=False)
+
+    def relay(self, delivery: Delivery) -> None:
         tag = delivery.method.delivery_tag
         try:
             if delivery.method.exchange == broker.ORDERS_EXCHANGE:
@@ -266,26 +321,75 @@ def parse_order_number(body: bytes) -> str:
 
 class BridgeRegistry:
     """The display bridge of this process: started by its first WebSocket client, replaced when a
-    new event loop serves the clients (a test's) or its thread has died."""
+    new event loop serves the clients (a test's) or its thread has died (at once by the next
+    client, or by the watchdog)."""
 
     def __init__(self) -> None:
         self._bridge: DisplayBridge | None = None
         self._lock = threading.Lock()
+        self._watchdog: asyncio.Task | None = None
+
+    @property
+    def up(self) -> bool:
+        """This process's bridge relays updates (the sockets answer pings with a pong only then)."""
+        bridge = self._bridge
+        return bridge is not None and bridge.up
 
     async def ensure(self, *, wait: float = 3.0) -> DisplayBridge:
-        """The running loop's bridge, started on first use; waits (up to `wait` s) until it
-        consumes, so a snapshot taken next misses no update."""
+        """The running loop's bridge, started on first use, and its watchdog; waits (up to `wait` s)
+        until it consumes, so a snapshot taken next misses no update."""
         loop = asyncio.get_running_loop()
         with self._lock:
             bridge = self._bridge
             if bridge is None or bridge.loop is not loop or not bridge.thread.is_alive():
-                if bridge is not None:
-                    bridge.stop.set()
-                bridge = self._bridge = DisplayBridge(loop).start()
+                bridge = self._replace(loop)
+        watchdog = self._watchdog
+        if watchdog is None or watchdog.done() or watchdog.get_loop() is not loop:
+            self._watchdog = loop.create_task(self._watch(loop))
         deadline = time.monotonic() + wait
         while not bridge.consuming.is_set() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         return bridge
+
+    def _replace(self, loop: asyncio.AbstractEventLoop) -> DisplayBridge:
+        """A new bridge for `loop` (under the lock); replacing a dead one of the same loop, it has the
+        screens resync once it consumes."""
+        old = self._bridge
+        if old is not None:
+            old.stop.set()
+        replacing = old is not None and old.loop is loop
+        self._bridge = DisplayBridge(loop, replacing=replacing).start()
+        return self._bridge
+
+    async def _watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Every WATCH_EVERY, while `loop`'s bridge is this registry's: tell the screens when it goes
+        down and comes back, and replace a dead one (at once, then with capped back-off)."""
+        backoff, was_up, restart_at = Backoff(), True, 0.0
+        while True:
+            await asyncio.sleep(WATCH_EVERY)
+            bridge = self._bridge
+            if bridge is None or bridge.loop is not loop:
+                return  # stopped, or a new loop serves the clients (and has a watchdog of its own)
+            try:
+                up = bridge.up
+                if up != was_up:
+                    was_up = up
+                    if up:
+                        log.info("display_bridge_up", "Display bridge relaying updates again")
+                    else:
+                        log.error("display_bridge_down", "Display bridge not relaying updates: screens told")
+                    for group, message in bridge_status(up):
+                        await bridge.layer.group_send(group, message)
+                if up:
+                    backoff.reset()
+                elif not bridge.thread.is_alive() and time.monotonic() >= restart_at:
+                    restart_at = time.monotonic() + backoff.next_delay()
+                    with self._lock:
+                        if self._bridge is bridge:
+                            self._replace(loop)
+                    log.info("display_bridge_restarted", "Display bridge started again")
+            except Exception as exc:  # the watchdog must outlive whatever it watches
+                log.error("display_watchdog_failed", "Display bridge watchdog step failed", exc_info=exc)
 
     def stop(self) -> None:
         with self._lock:

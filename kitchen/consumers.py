@@ -109,7 +109,16 @@ class ScreenConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("action") == "ping":  # the page's heartbeat
-            await self.send_json({"type": "pong"})
+            await self.send_heartbeat()
+
+    async def send_heartbeat(self) -> None:
+        """A pong while this process's bridge relays updates; else `bridge` down, so the page's light
+        shows that the screen is not being kept up to date (live.js)."""
+        await self.send_json({"type": "pong"} if bridges.up else {"type": "bridge", "up": False})
+
+    async def bridge_status(self, event) -> None:
+        """The registry's watchdog: the bridge went down, or is back (a `resync` came before)."""
+        await self.send_json({"type": "bridge", "up": event["up"]})
 
     async def order_update(self, event) -> None:
         await self.send_json({"type": "order", "order": event["order"], "version": event["version"]})
@@ -138,7 +147,7 @@ class KitchenConsumer(ScreenConsumer):
             return
         action, number = content.get("action"), content.get("order_number")
         if action == "ping":  # the page's heartbeat: silence for 5 s shows the connection as lost
-            await self.send_json({"type": "pong"})
+            await self.send_heartbeat()
             return
         if action == "speed":  # the last hour's figures on request (read only; the bridge also pushes them)
             await self.send_json({"type": "speed", "speed": await database_sync_to_async(kitchen_speed)()})

@@ -200,6 +200,14 @@ def speed_update() -> list[Update]:
     return [(KITCHEN_GROUP, {"type": "speed.update", "speed": kitchen_speed()})]
 
 
-def resync(groups: Iterable[str] = (KITCHEN_GROUP, TRACK_GROUP, BOARD_GROUP)) -> list[Update]:
+EVERY_SCREEN = (KITCHEN_GROUP, TRACK_GROUP, BOARD_GROUP)  # each socket is in exactly one of these
+
+
+def resync(groups: Iterable[str] = EVERY_SCREEN) -> list[Update]:
     """The screens of `groups` take a fresh snapshot: updates for them were lost (the bridge was away)."""
     return [(group, {"type": "resync"}) for group in groups]
+
+
+def bridge_status(up: bool) -> list[Update]:
+    """Every screen is told whether updates reach it: while the bridge is down its light is red."""
+    return [(group, {"type": "bridge.status", "up": up}) for group in EVERY_SCREEN]

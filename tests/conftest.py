@@ -202,12 +202,13 @@ def start_subscriber(processes, amqp_channel):
 
 @pytest.fixture
 def start_display(processes):
-    """`start_display(name, port)`: the Procfile's display process (daphne, DATABASE_POOL_SIZE=4) on
-    `port`, returned once it answers `/health/live` (failing at once if it exits first)."""
+    """`start_display(name, port, **env)`: the Procfile's display process (daphne, DATABASE_POOL_SIZE=4)
+    on `port`, returned once it answers `/health/live` (failing at once if it exits first); `env`
+    overrides the environment (e.g. a RABBITMQ_URL through a proxy)."""
 
-    def start(name: str, port: int) -> ManagedProcess:
+    def start(name: str, port: int, **env: str) -> ManagedProcess:
         command = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "restaurant.asgi:application"]
-        process = processes(name, command, DATABASE_POOL_SIZE="4")
+        process = processes(name, command, **{"DATABASE_POOL_SIZE": "4", **env})
 
         def answers():
             if process.proc.poll() is not None:

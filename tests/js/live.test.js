@@ -156,6 +156,33 @@ test("pongs are the heartbeat's, not the page's", () => {
   assert.deepEqual(messages, []);
 });
 
+test("the display's bridge down is a red light on an open socket, until it is back", () => {
+  const { clock, messages, connection, sockets } = open("/ws/kitchen/");
+  sockets[0].accept();
+  sockets[0].receive({ type: "bridge", up: false }); // the server's watchdog: updates no longer arrive
+  assert.deepEqual(connection, [true, false]);
+  clock.advance(2_000);
+  sockets[0].receive({ type: "bridge", up: false }); // the ping's answer while it is down: no pong
+  clock.advance(4_000); // answered: not a silent socket, so it is kept (the snapshot comes on it)
+  assert.equal(sockets.length, 1);
+  assert.equal(sockets[0].readyState, FakeSocket.OPEN);
+  assert.deepEqual(connection, [true, false]);
+  sockets[0].receive({ type: "snapshot", version: 12 }); // the bridge is back: a fresh snapshot first
+  sockets[0].receive({ type: "bridge", up: true });
+  sockets[0].receive({ type: "pong" });
+  assert.deepEqual(connection, [true, false, true]);
+  assert.deepEqual(messages, [{ type: "snapshot", version: 12 }]);
+  // A page that missed the "back" message is green again at its next pong; a new socket starts green.
+  sockets[0].receive({ type: "bridge", up: false });
+  sockets[0].receive({ type: "pong" });
+  assert.deepEqual(connection, [true, false, true, false, true]);
+  sockets[0].receive({ type: "bridge", up: false });
+  sockets[0].drop();
+  clock.advance(clock.delays()[0]);
+  sockets[1].accept();
+  assert.deepEqual(connection, [true, false, true, false, true, false, false, true]);
+});
+
 test("a close code the page stops on is not retried", () => {
   const { clock, connection, stops, sockets } = open("/ws/kitchen/", { stopOn: [4403] });
   sockets[0].accept();

@@ -7,6 +7,11 @@
 // even when no close event came; reports up/down for the page's connection light. The server sends a
 // fresh snapshot on every connection, so a page needs nothing else to catch up after a drop.
 //
+// An open socket is not enough: updates reach it only while the display process's bridge relays them.
+// While it does not, the server says `{"type": "bridge", "up": false}` (at once, and instead of each
+// pong), and the light goes red with the socket still open; `{"type": "bridge", "up": true}` or a pong
+// turns it green again, after the fresh snapshot the server sends once the bridge is back.
+//
 // Every update carries a `version` (an order_status_log id, one sequence for every order): a page
 // drops an update whose version is not above what it has (`Versions`), so a stale or repeated one
 // (two display processes relay the same update) changes nothing.
@@ -70,7 +75,7 @@ export function showConnection(element, up, text) {
  * Open the page's socket at `path` and keep it open.
  *
  * onMessage(message): each parsed message but the heartbeat's pong.
- * onConnection(up): the connection came up, or was lost.
+ * onConnection(up): the connection came up, or was lost; or the display's bridge went down, or is back.
  * stopOn: close codes after which the page gives up (refused: 4403, no such order: 4404), with
  *   onStop(code) called instead of reconnecting.
  * The rest (WebSocket, timers, clock, random, location) are the browser's unless a test passes its own.
@@ -93,7 +98,7 @@ export function connectLive(path, options) {
     heartbeat = HEARTBEAT,
     backoff = BACKOFF,
   } = options;
-  let socket = null, attempt = 0, lastHeard = 0, stopped = false;
+  let socket = null, attempt = 0, lastHeard = 0, stopped = false, bridgeUp = true;
 
   const isOpen = () => socket !== null && socket.readyState === WebSocket.OPEN;
 
@@ -103,13 +108,22 @@ export function connectLive(path, options) {
     current.onopen = () => {
       attempt = 0;
       lastHeard = now();
+      bridgeUp = true;
       onConnection(true);
     };
     current.onmessage = (event) => {
       if (socket !== current) return;
       lastHeard = now();
       const message = JSON.parse(event.data);
-      if (message.type !== "pong") onMessage(message);
+      if (message.type === "pong" || message.type === "bridge") {
+        const up = message.type === "pong" || message.up === true;
+        if (up !== bridgeUp) {
+          bridgeUp = up;
+          onConnection(up);
+        }
+        return;
+      }
+      onMessage(message);
     };
     current.onclose = (event) => lost(current, event.code);
   }
