@@ -110,7 +110,9 @@ class DeadLetter:
         not JSON."""
         limit = SHOWN_BODY_CHARS if self.parses else SHOWN_RAW_BODY_CHARS
         text = self.body[: limit * 4].decode("utf-8", errors="replace")  # no need to decode megabytes
-        return text if len(text) <= limit and len(self.body) <= limit * 4 else text[:limit] + "…"
+        if len(text) > limit or len(self.body) > limit * 4:
+            return text[:limit] + "…"
+        return text
 
     def summary(self) -> dict[str, Any]:
         """What the log lines say about it."""
