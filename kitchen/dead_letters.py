@@ -58,7 +58,10 @@ DEAD_LETTER_HEADERS = frozenset(
         "x-last-death-reason",
     }
 )
-LOGGED_BODY_CHARS = 4000
+# How much of a body the list shows: an order message whole, a body that is not JSON (which may be
+# anything, megabytes of it) only its start.
+SHOWN_BODY_CHARS = 2000
+SHOWN_RAW_BODY_CHARS = 200
 
 
 class DeadLetterNotFound(Exception):
@@ -89,10 +92,27 @@ class DeadLetter:
     priority: int | None
     body: bytes = field(repr=False)
     properties: Any = field(repr=False, compare=False)
+    # False for a body that is not JSON at all (any body can land here: it is why it is here)
+    parses: bool = True
 
     @property
     def body_text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
+
+    @property
+    def size(self) -> int:
+        """The body's size in bytes."""
+        return len(self.body)
+
+    @property
+    def body_preview(self) -> str:
+        """The body as text, cut (with "…") to SHOWN_BODY_CHARS, or SHOWN_RAW_BODY_CHARS when it is
+        not JSON."""
+        limit = SHOWN_BODY_CHARS if self.parses else SHOWN_RAW_BODY_CHARS
+        text = self.body[: limit * 4].decode("utf-8", errors="replace")  # no need to decode megabytes
+        if len(text) > limit or len(self.body) > limit * 4:
+            return text[:limit] + "…"
+        return text
 
     def summary(self) -> dict[str, Any]:
         """What the log lines say about it."""
@@ -139,9 +159,10 @@ def dead_letter_from(properties: Any, body: bytes) -> DeadLetter:
         routing_key = _text(keys[0]) if keys else None
         exchange = _text(first_death.get("exchange"))
 
+    message = _json(body)
     return DeadLetter(
         id=message_id_of(properties, body),
-        order_number=_order_number(body),
+        order_number=_order_number(message),
         reason=reason,
         dead_lettered_at=_moment(headers.get("x-dead-lettered-at")) or _moment(last_death.get("time")),
         dead_lettered_by=_text(headers.get("x-dead-lettered-by")),
@@ -152,6 +173,7 @@ def dead_letter_from(properties: Any, body: bytes) -> DeadLetter:
         request_id=_text(headers.get("request_id")),
         priority=properties.priority,
         body=body,
+        parses=message is not _NOT_JSON,
         properties=properties,
     )
 
@@ -180,11 +202,19 @@ def _moment(value: Any) -> datetime | None:
     return None
 
 
-def _order_number(body: bytes) -> str | None:
+_NOT_JSON = object()
+
+
+def _json(body: bytes) -> Any:
+    """The body's JSON value, or _NOT_JSON for any body that does not parse (nested too deeply for
+    the parser included: RecursionError)."""
     try:
-        message = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
+        return json.loads(body)
+    except Exception:
+        return _NOT_JSON
+
+
+def _order_number(message: Any) -> str | None:
     number = message.get("order_number") if isinstance(message, dict) else None
     return number[:100] if isinstance(number, str) else None
 
@@ -304,8 +334,9 @@ def dead_letter_replay(
     publisher confirms, mandatory), then take them off the dead-letter queue.
 
     `ids` or `every=True` (everything among the first `scan_limit`). An unknown id raises
-    DeadLetterNotFound and nothing is replayed. A message without an original routing key, or one
-    that nothing is bound to, is refused and stays where it is; `by` names who asked, in its headers.
+    DeadLetterNotFound and nothing is replayed. A message without an original routing key, one whose
+    body is not JSON (it would only poison the kitchen again), or one that nothing is bound to, is
+    refused and stays where it is; `by` names who asked, in its headers.
     """
     ids = _check_selection(ids, every)
     result = ReplayResult()
@@ -315,6 +346,9 @@ def dead_letter_replay(
             if not letter.routing_key:
                 why = "no original routing key (neither x-original-routing-key nor x-death routing-keys)"
                 _refuse(result, letter, why)
+                continue
+            if not letter.parses:
+                _refuse(result, letter, "its body is not JSON: no worker can ever cook it (discard it)")
                 continue
             try:
                 _republish(session.channel, letter, by=by)
@@ -333,7 +367,8 @@ def dead_letter_replay(
 def dead_letter_discard(
     *, ids: Collection[str] | str | None = None, every: bool = False, by: str, scan_limit: int = DEFAULT_SCAN_LIMIT
 ) -> list[DeadLetter]:
-    """Take dead letters off the queue for good, logging each one (body included) as it goes.
+    """Take dead letters off the queue for good, logging each one as it goes: its id, reason and size,
+    not its body (which holds a customer's name and address).
 
     `ids` or `every=True` (everything among the first `scan_limit`). An unknown id raises
     DeadLetterNotFound and nothing is discarded.
@@ -387,7 +422,7 @@ def _log_about(letter: DeadLetter, action: str, message: str, by: str) -> None:
     """Under the request that placed the order, so the order's trail shows the operator's act."""
     details = {**letter.summary(), "by": by}
     if action == "dead_letter_discarded":
-        details["body"] = letter.body_text[:LOGGED_BODY_CHARS]
+        details["size"] = letter.size
         details["dead_lettered_by"] = letter.dead_lettered_by
     with request_id_bound(letter.request_id):
         log.info(action, message, details=details)

@@ -6,6 +6,7 @@ connection's `sleep` keeps the AMQP heartbeats flowing and `tick` keeps the work
 heartbeat going.
 """
 
+import hashlib
 import os
 import re
 import socket
@@ -76,6 +77,7 @@ def parse_order_message(body: bytes) -> dict[str, Any]:
 class KitchenWorker(QueueConsumer):
     log = log
     global_qos = True  # the prefetch limit is for the whole worker, across its queues
+    process_errors = (TakenOver,)
 
     def __init__(self, config: WorkerConfig, *, stop: StopFlag) -> None:
         super().__init__(stop=stop, prefetch=config.prefetch)
@@ -195,6 +197,12 @@ class KitchenWorker(QueueConsumer):
         self.retry_backoff.reset()
         self.ack(delivery)
 
+    def handle_failed(self, delivery: Delivery, exc: Exception) -> None:
+        """`handle` itself failed (a bug, whatever the message): like an order that failed to cook,
+        requeued with back-off and dead-lettered after MAX_ATTEMPTS, and the worker goes on."""
+        connection.close()
+        self.retry_later(delivery, _failure_key(delivery), exc, counts=True)
+
     def cook(self, number: str) -> None:
         try:
             order, started = order_start_cooking(number=number, changed_by=self.config.name)
@@ -305,6 +313,15 @@ class KitchenWorker(QueueConsumer):
         )
         self.channel.basic_ack(delivery.method.delivery_tag)
         log.error("order_dead_lettered", f"Message dead-lettered: {reason}", details={"reason": reason})
+
+
+def _failure_key(delivery: Delivery) -> str:
+    """What a delivery's failed attempts are counted under: its order number, else its message id
+    or a hash of its body."""
+    try:
+        return parse_order_message(delivery.body)["order_number"]
+    except Exception:  # whatever made `handle` fail may be in the parse too
+        return delivery.properties.message_id or "body-" + hashlib.sha256(delivery.body).hexdigest()[:16]
 
 
 def _ids(number: str) -> dict[str, str]:

@@ -97,10 +97,11 @@ def stop_consuming(channel, pending) -> int:
 
 
 def json_object(body: bytes) -> dict[str, Any]:
-    """A message body as a JSON object; ValueError saying what is wrong otherwise."""
+    """A message body as a JSON object; ValueError saying what is wrong otherwise, whatever the body
+    (a body nested too deeply raises RecursionError in the parser: that too is "not JSON")."""
     try:
         message = json.loads(body)
-    except ValueError as exc:  # UnicodeDecodeError included
+    except Exception as exc:  # ValueError, UnicodeDecodeError, RecursionError, whatever comes next
         raise ValueError(f"body is not JSON: {exc}") from None
     if not isinstance(message, dict):
         raise ValueError("body is not a JSON object")

@@ -10,7 +10,9 @@ retried (an operator must act) and ends the loop with TopologyMismatch.
   consumers and requeues what was prefetched but not handled. Subclasses say what to `declare`,
   which `queues()` to consume and how to `handle(delivery)`: the kitchen worker
   (kitchen/worker.py), the notification subscriber (notifications/subscriber.py) and each display
-  process's bridge (kitchen/bridge.py).
+  process's bridge (kitchen/bridge.py). An exception `handle` raises that is not the process's own
+  trouble (a lost broker, a topology clash, `process_errors`) is about that one delivery: it goes to
+  `handle_failed` (logged, the delivery settled) and the loop goes on; it never ends the process.
 """
 
 from collections import deque
@@ -106,6 +108,9 @@ class QueueConsumer(ReconnectingLoop):
     """Consumes `queues()` on one connection with `basic.qos(prefetch)`; see the module docstring."""
 
     amqp_heartbeat: int | None = None  # None: the broker's suggestion
+    # Errors of the process itself that `handle` lets through to `run` (the worker's TakenOver),
+    # besides the transient ones and TopologyMismatch; any other exception is `handle_failed`'s.
+    process_errors: tuple[type[Exception], ...] = ()
     global_qos = False  # True: `prefetch` counts across all our queues, not per queue
 
     def __init__(self, *, stop: StopFlag, prefetch: int) -> None:
@@ -142,6 +147,20 @@ class QueueConsumer(ReconnectingLoop):
     def handle(self, delivery: Delivery) -> None:
         """Settle one delivery (ack, nack or reject it) on `self.channel`."""
         raise NotImplementedError
+
+    def handle_failed(self, delivery: Delivery, exc: Exception) -> None:
+        """`handle` raised `exc` (not one of the errors `run` handles): one ERROR line with the
+        stack, and the delivery rejected without requeue (dropped, or dead-lettered where its queue
+        says so), as a malformed message is. The kitchen worker retries and dead-letters instead."""
+        self.log.error(
+            "delivery_failed",
+            f"Message dropped: handling it raised {type(exc).__name__}",
+            details={**self.log_details(), "message_id": delivery.properties.message_id},
+            exc_info=exc,
+        )
+        if not self.connected:
+            raise BrokerLost("connection lost while handling a message")  # the broker redelivers it
+        self.channel.basic_reject(delivery.method.delivery_tag, requeue=False)
 
     def on_stopped(self) -> None:
         """Called at shutdown once the connection is closed, before `graceful_shutdown` is logged."""
@@ -187,7 +206,14 @@ class QueueConsumer(ReconnectingLoop):
         delivery = self.pending.popleft()
         # Log lines about a message carry its order's request ID (SPEC §7).
         with request_id_bound((delivery.properties.headers or {}).get("request_id")):
-            self.handle(delivery)
+            try:
+                self.handle(delivery)
+            except (*self.transient_errors, TopologyMismatch, *self.process_errors):
+                raise  # the process's own trouble, not the message's: run() handles it
+            except Exception as exc:
+                # One bad message (or a bug it trips) must not end the process, nor every process
+                # that takes it after us: settle it and go on to the next.
+                self.handle_failed(delivery, exc)
         return True
 
     def sleep(self, seconds: float, *, interruptible: bool = True) -> None:

@@ -29,7 +29,12 @@ ORDER_MESSAGE_KEYS = {
     "notes",  # an addition of the menu (issue 9)
 }
 
+# Bodies nested deeper than the JSON parser's recursion limit (RecursionError, not ValueError):
+# poison for any consumer that only expects a ValueError from a body it cannot parse.
+NESTED_BODIES = (b"[" * 5000, b'{"a":' * 5000)
+
 __all__ = [
+    "NESTED_BODIES",
     "ORDER_MESSAGE_KEYS",
     "bind_probe_queue",
     "connection_pids",

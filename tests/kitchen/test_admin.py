@@ -12,7 +12,7 @@ from kitchen.models import Worker
 from kitchen.services import worker_register
 from kitchen.topology import kitchen_queue
 from restaurant import broker
-from tests.amqp import put_dead_letter, queue_depth
+from tests.amqp import NESTED_BODIES, put_dead_letter, queue_depth
 from tests.factories import FRONT_OF_HOUSE, MANAGER, logged_in, messages_of
 
 pytestmark = pytest.mark.django_db
@@ -128,6 +128,34 @@ def test_replay_button_sends_the_message_back_to_its_kitchen_queue_or_says_why_n
     [(level, text)] = messages_of(refused)
     assert level == "error" and text.startswith("Dead letter outbox-8 not replayed: no original routing key")
     assert queue_depth(channel, DLQ) == 1
+
+
+def test_bodies_that_do_not_parse_are_shown_raw_and_cut_short_and_can_be_discarded_not_replayed(channel):
+    nested, hostile = NESTED_BODIES[1], b"<script>alert(1)</script>\xff" * 20
+    put_dead_letter(channel, nested, reason="body is not JSON: maximum recursion depth exceeded")
+    put_dead_letter(channel, hostile, reason="body is not JSON: Expecting value", message_id="hostile")
+    client = logged_in(MANAGER, "maria")
+
+    response = client.get(DEAD_LETTERS)
+
+    assert response.status_code == 200
+    nested_letter, hostile_letter = response.context["letters"]
+    assert (nested_letter.parses, nested_letter.size) == (False, len(nested))
+    page = response.text
+    assert "not JSON (25000 bytes)" in page and "not JSON (520 bytes)" in page
+    assert "{&quot;a&quot;:" * 40 + "…" in page  # its first 200 characters, escaped
+    assert "{&quot;a&quot;:" * 41 not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;\ufffd" in page and "<script>alert(1)" not in page
+
+    refused = client.post(DEAD_LETTERS, {"id": nested_letter.id, "action": "replay"})
+    client.get(DEAD_LETTERS)  # clears the messages
+    discarded = client.post(DEAD_LETTERS, {"id": nested_letter.id, "action": "discard"})
+
+    [(level, text)] = messages_of(refused)
+    assert level == "error" and text.startswith(f"Dead letter {nested_letter.id} not replayed: its body is not JSON")
+    assert queue_depth(channel, kitchen_queue("takeout")) == 0
+    assert messages_of(discarded) == [("success", f"Dead letter {nested_letter.id} discarded.")]
+    assert [letter.id for letter in client.get(DEAD_LETTERS).context["letters"]] == ["hostile"]
 
 
 def test_dead_letter_page_is_for_managers_only(channel):

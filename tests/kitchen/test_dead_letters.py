@@ -27,7 +27,15 @@ from orders.models import Order, OrderStatus
 from orders.services import format_order_number
 from restaurant import broker
 from restaurant import logging as app_logging
-from tests.amqp import bind_probe_queue, get_messages, put_dead_letter, queue_depth, rabbitmqctl, wait_for_queue_depth
+from tests.amqp import (
+    NESTED_BODIES,
+    bind_probe_queue,
+    get_messages,
+    put_dead_letter,
+    queue_depth,
+    rabbitmqctl,
+    wait_for_queue_depth,
+)
 from tests.factories import create_order, logged
 from tests.support import REPO, manage, wait_for
 
@@ -149,6 +157,56 @@ def test_order_dead_lettered_before_it_existed_is_listed_and_once_it_exists_a_re
     assert headers["x-replay-count"] == 1
     assert timezone.now() - datetime.fromisoformat(headers["x-replayed-at"]) < timedelta(minutes=1)
     assert not [key for key in headers if key.startswith("x-dead-letter") or key.startswith("x-original")]
+
+
+def test_nested_body_dead_lettered_by_a_worker_is_listed_raw_refused_a_replay_and_discarded_by_the_command(
+    channel, start_worker, service_env
+):
+    body = NESTED_BODIES[0]
+    worker = start_worker("chef_nested_dlq", "--order-types=takeout")
+    channel.basic_publish(
+        broker.ORDERS_EXCHANGE,
+        "kitchen.takeout.1",
+        body,
+        pika.BasicProperties(delivery_mode=2, priority=1, headers={"request_id": "req-nested"}),
+        mandatory=True,
+    )
+    worker.wait_for_action("order_dead_lettered", timeout=TIMEOUT)
+    wait_for_queue_depth(channel, DLQ, 1)
+
+    listed = dead_letters_command(service_env, "list")
+
+    assert listed.returncode == 0, listed.stderr
+    assert "Traceback" not in listed.stderr
+    [row] = table_rows(listed.stdout)[:1]
+    assert row[:2] == [body_id(body), "-"]
+    assert row[2].startswith("body is not JSON: maximum recursion depth exceeded")
+    assert row[-1] == "kitchen.takeout.1"
+    # No order to name it by: its raw start (200 characters) and its size.
+    assert f"{body_id(body)}: body is not JSON (5000 bytes): {'[' * 200}…\n" in listed.stdout
+    assert "[" * 201 not in listed.stdout
+    [letter] = dead_letter_list()
+    assert (letter.parses, letter.size, letter.order_number) == (False, 5000, None)
+
+    # A replay would only poison the kitchen again: refused, and it stays.
+    replayed = dead_letters_command(service_env, "replay", body_id(body))
+
+    assert replayed.returncode == 1
+    assert f"not replayed {body_id(body)}: its body is not JSON" in replayed.stderr
+    assert "Traceback" not in replayed.stderr
+    assert [letter.id for letter in dead_letter_list()] == [body_id(body)]
+    assert queue_depth(channel, TAKEOUT_QUEUE) == 0
+    assert len(worker.actions("order_dead_lettered")) == 1
+
+    discarded = dead_letters_command(service_env, "discard", body_id(body))
+
+    assert discarded.returncode == 0, discarded.stderr
+    assert f"discarded {body_id(body)}: body is not JSON" in discarded.stdout
+    [line] = log_lines(discarded.stdout, "dead_letter_discarded")
+    assert (line["details"]["dead_letter_id"], line["details"]["size"]) == (body_id(body), 5000)
+    assert "[[[" not in discarded.stdout  # the body is not logged
+    assert queue_depth(channel, DLQ) == 0
+    assert worker.proc.poll() is None
 
 
 # --- list ---------------------------------------------------------------------------------------
@@ -324,7 +382,9 @@ def test_discard_removes_only_that_message_and_logs_what_it_was(channel, service
     details = line["details"]
     assert (details["dead_letter_id"], details["order_number"]) == ("outbox-2", "ORD_20241216_002")
     assert details["reason"] == "unknown order ORD_20241216_002"
-    assert json.loads(details["body"]) == json.loads(bodies[1])
+    # Its id, reason and size; not its body, which names a customer (issue 17, item 15).
+    assert details["size"] == len(bodies[1])
+    assert "body" not in details and "Jane Doe" not in discarded.stdout + discarded.stderr
     assert [letter.id for letter in dead_letter_list()] == ["outbox-1", "outbox-3"]
     assert queue_depth(channel, TAKEOUT_QUEUE) == 0  # discarded, not replayed
 

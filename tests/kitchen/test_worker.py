@@ -20,7 +20,7 @@ from orders.models import Order, OrderStatus, OrderStatusLog
 from orders.timing import cooking_time
 from restaurant import broker
 from restaurant.models import OutboxMessage
-from tests.amqp import bind_probe_queue, get_messages, queue_depth, rabbitmqctl, wait_for_queue_depth
+from tests.amqp import NESTED_BODIES, bind_probe_queue, get_messages, queue_depth, rabbitmqctl, wait_for_queue_depth
 from tests.factories import create_order, logged
 from tests.support import REPO, manage, wait_for
 
@@ -369,6 +369,37 @@ def test_poison_messages_are_dead_lettered_with_a_reason_and_good_orders_behind_
     assert len(worker.wait_for_action("order_dead_lettered", count=3)) == 3
     assert queue_depth(amqp_channel, TAKEOUT_QUEUE) == 0
     assert not Order.objects.filter(number="ORD_20000101_001").exists()
+
+
+def test_deeply_nested_bodies_are_dead_lettered_and_the_worker_lives_on_to_cook_the_next_order(
+    relay, amqp_channel, start_worker
+):
+    worker = start_worker("chef_nested")
+    for body in NESTED_BODIES:
+        amqp_channel.basic_publish(
+            broker.ORDERS_EXCHANGE,
+            "kitchen.takeout.1",
+            body,
+            pika.BasicProperties(delivery_mode=2, priority=1, headers={"request_id": "req-nested"}),
+        )
+    dead = get_messages(amqp_channel, broker.DEAD_LETTER_QUEUE, 2, timeout=30)
+    good = create_order()
+
+    wait_until_ready(good)
+
+    assert [body for _, _, body in dead] == list(NESTED_BODIES)
+    for _, properties, _ in dead:
+        headers = properties.headers
+        assert headers["x-dead-letter-reason"].startswith("body is not JSON: maximum recursion depth exceeded")
+        assert headers["x-original-routing-key"] == "kitchen.takeout.1"
+        assert headers["x-dead-lettered-by"] == "chef_nested"
+    lines = worker.wait_for_action("order_dead_lettered", count=2)
+    assert [line["request_id"] for line in lines] == ["req-nested"] * 2
+    assert logged(good) == [("received", "order-service"), ("cooking", "chef_nested"), ("ready", "chef_nested")]
+    assert worker.proc.poll() is None
+    assert "Traceback" not in worker.output()
+    assert worker_row("chef_nested").status == WorkerStatus.ONLINE
+    assert queue_depth(amqp_channel, TAKEOUT_QUEUE) == 0
 
 
 def test_high_priority_order_is_cooked_before_earlier_low_priority_ones(relay, amqp_channel, start_worker):

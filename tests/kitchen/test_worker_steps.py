@@ -11,8 +11,9 @@ from kitchen.topology import kitchen_queue
 from orders.messages import order_routing_key
 from orders.models import OrderStatus
 from restaurant import broker
+from restaurant.lifecycle import Backoff
 from restaurant.models import OutboxMessage
-from tests.amqp import publish_order_message, queue_depth
+from tests.amqp import NESTED_BODIES, get_messages, publish_order_message, queue_depth
 from tests.factories import create_order, load_test_menu, logged_statuses
 from tests.support import handle_one, wait_for
 
@@ -61,6 +62,57 @@ def test_a_poison_body_is_dead_lettered_with_its_reason_and_leaves_the_queue(amq
     assert properties.headers["x-original-routing-key"] == "kitchen.takeout.1"
     worker.shutdown()
     assert queue_depth(amqp_channel, kitchen_queue("takeout")) == 0
+
+
+def test_a_deeply_nested_body_is_dead_lettered_as_not_json_and_the_next_order_is_cooked(
+    amqp_channel, in_process_worker
+):
+    worker = in_process_worker("chef_nested")
+    for body in NESTED_BODIES:
+        amqp_channel.basic_publish(broker.ORDERS_EXCHANGE, order_routing_key("takeout", 1), body)
+    order = create_order()
+    publish_order_message(amqp_channel, order)
+
+    for _ in range(3):
+        handle_one(worker)
+
+    dead = get_messages(amqp_channel, broker.DEAD_LETTER_QUEUE, 2, timeout=TIMEOUT)
+    assert [body for _, _, body in dead] == list(NESTED_BODIES)
+    for _, properties, _ in dead:
+        assert properties.headers["x-dead-letter-reason"].startswith("body is not JSON: maximum recursion depth")
+    order.refresh_from_db()
+    assert order.status == OrderStatus.READY
+    worker.shutdown()
+
+
+def test_a_bug_outside_the_cook_is_retried_with_back_off_then_dead_lettered_and_the_worker_goes_on(
+    amqp_channel, in_process_worker, monkeypatch, caplog
+):
+    worker = in_process_worker("chef_buggy")
+    worker.retry_backoff = Backoff(initial=0.01, cap=0.02)
+    order = create_order()
+    publish_order_message(amqp_channel, order)
+
+    def broken(body):
+        raise RuntimeError("a bug in the parser")
+
+    monkeypatch.setattr("kitchen.worker.parse_order_message", broken)
+    with caplog.at_level(logging.INFO):
+        wait_for(
+            lambda: worker.step() and queue_depth(amqp_channel, broker.DEAD_LETTER_QUEUE) == 1,
+            timeout=TIMEOUT,
+            message="the message dead-lettered",
+        )
+
+    requeues = [record for record in caplog.records if getattr(record, "action", "") == "order_requeued"]
+    assert [record.details["attempts"] for record in requeues] == [1, 2, 3, 4]
+    assert all(record.exc_info[0] is RuntimeError for record in requeues)  # each one line, with its stack
+    [(_, properties, _)] = get_messages(amqp_channel, broker.DEAD_LETTER_QUEUE, 1, timeout=TIMEOUT)
+    assert properties.headers["x-dead-letter-reason"] == "failed 5 times: RuntimeError: a bug in the parser"
+    assert worker.connected and worker.step() is False  # still consuming, nothing left to take
+    worker.shutdown()
+    assert queue_depth(amqp_channel, kitchen_queue("takeout")) == 0
+    assert Worker.objects.get(name="chef_buggy").status == "offline"  # stopped by us, not by the bug
 
 
 def test_an_order_of_a_type_the_worker_does_not_cook_is_requeued_untouched(amqp_channel, in_process_worker, caplog):

@@ -27,7 +27,7 @@ from orders.models import Order, OrderStatus
 from restaurant import broker
 from restaurant.lifecycle import StopFlag
 from tests import settings as test_settings
-from tests.amqp import queue_depth, rabbitmqctl
+from tests.amqp import NESTED_BODIES, queue_depth, rabbitmqctl
 from tests.factories import create_order
 from tests.support import REPO, manage, wait_for
 
@@ -369,6 +369,29 @@ def test_malformed_messages_are_logged_as_errors_and_dropped_and_the_subscriber_
     [received] = subscriber.actions("notification_received")
     assert received["request_id"] == "req-after-poison"
     info = wait_for(lambda: queue_info(named_queue("poison_check")), timeout=TIMEOUT, message="the queue listed")
+    assert (info["messages_ready"], info["messages_unacknowledged"]) == ("0", "0")
+    assert subscriber.proc.poll() is None
+
+
+@pytest.mark.slow
+def test_deeply_nested_bodies_are_logged_and_dropped_and_the_subscriber_lives_on_to_print_the_next_update(
+    start_subscriber, amqp_channel
+):
+    subscriber = start_subscriber("nested_check")
+    for body in NESTED_BODIES:
+        publish(amqp_channel, body, request_id="req-nested")
+    publish(amqp_channel, update("ORD_20241216_043"), request_id="req-after-nested")
+
+    assert wait_for_printed(subscriber, 1) == [
+        "Notification for order ORD_20241216_043: Status changed from 'received' to 'cooking' by chef_mario."
+    ]
+    errors = subscriber.actions("notification_malformed")
+    assert len(errors) == len(NESTED_BODIES)  # once each: rejected, not requeued to come round again
+    for line in errors:
+        assert line["level"] == "ERROR" and line["request_id"] == "req-nested"
+        assert line["details"]["reason"].startswith("body is not JSON: maximum recursion depth exceeded")
+    assert not subscriber.actions("delivery_failed")
+    info = wait_for(lambda: queue_info(named_queue("nested_check")), timeout=TIMEOUT, message="the queue listed")
     assert (info["messages_ready"], info["messages_unacknowledged"]) == ("0", "0")
     assert subscriber.proc.poll() is None
 

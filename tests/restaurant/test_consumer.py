@@ -149,6 +149,62 @@ def test_a_stop_cancels_the_consumer_and_requeues_what_was_prefetched_unhandled(
     wait_for(lambda: queue_depth(amqp_channel, queue) == 3, timeout=TIMEOUT, message="three deliveries back")
 
 
+# --- a delivery whose handling fails -----------------------------------------------------------
+
+
+class Fragile(Recorder):
+    """A Recorder whose handling of a b"boom" body raises `error` (a bug a message trips, or trouble
+    of the process itself), before settling it."""
+
+    def __init__(self, queue: str, error: Exception) -> None:
+        super().__init__(queue)
+        self.error = error
+
+    def handle(self, delivery: Delivery) -> None:
+        if delivery.body == b"boom":
+            raise self.error
+        super().handle(delivery)
+
+
+def test_a_delivery_whose_handling_raises_is_logged_with_its_stack_and_rejected_and_the_next_is_handled(
+    amqp_channel, queue, caplog
+):
+    consumer = Fragile(queue, RecursionError("maximum recursion depth exceeded"))
+    consumer.connect()
+    try:
+        publish(amqp_channel, queue, b"boom", request_id="req-boom")
+        publish(amqp_channel, queue, b"after", request_id="req-after")
+        with caplog.at_level(logging.INFO):
+            wait_for(lambda: consumer.step() and consumer.handled, timeout=TIMEOUT, message="the next delivery")
+    finally:
+        consumer.disconnect()
+
+    assert consumer.handled == [(b"after", "req-after")]
+    [failed] = actions(caplog, "delivery_failed")
+    assert failed.levelno == logging.ERROR and failed.exc_info[0] is RecursionError  # one line, with the stack
+    assert failed.getMessage() == "Message dropped: handling it raised RecursionError"
+    assert request_id_var.get() is None
+    assert queue_depth(amqp_channel, queue) == 0  # rejected, not requeued: it does not come round again
+
+
+@pytest.mark.parametrize(
+    "error",
+    [BrokerLost("channel gone"), TopologyMismatch("inequivalent arg"), OSError("connection reset")],
+    ids=["broker-lost", "topology-mismatch", "os-error"],
+)
+def test_the_processs_own_trouble_raised_while_handling_goes_through_step_to_the_loop(amqp_channel, queue, error):
+    consumer = Fragile(queue, error)
+    consumer.connect()
+    try:
+        publish(amqp_channel, queue, b"boom")
+        with pytest.raises(type(error)):
+            wait_for(consumer.step, timeout=TIMEOUT, message="a step that handled a delivery")
+    finally:
+        consumer.disconnect()
+    # Not settled: the broker hands it back once the connection is closed (run() would reconnect).
+    wait_for(lambda: queue_depth(amqp_channel, queue) == 1, timeout=TIMEOUT, message="the delivery back")
+
+
 # --- the loop's back-off ------------------------------------------------------------------------
 
 

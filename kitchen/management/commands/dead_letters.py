@@ -1,4 +1,5 @@
 import getpass
+import re
 from datetime import UTC
 
 from django.core.management.base import BaseCommand, CommandError
@@ -11,6 +12,7 @@ from restaurant.broker import DEAD_LETTER_QUEUE, ORDERS_EXCHANGE, TopologyMismat
 from restaurant.commands import positive_int
 
 REASON_WIDTH = 60
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Command(BaseCommand):
@@ -25,7 +27,7 @@ class Command(BaseCommand):
         listing.add_argument("--limit", type=positive_int, default=dead_letters.DEFAULT_LIMIT)
         for name, text in (
             ("replay", "republish to orders_topic under the original routing key, then remove"),
-            ("discard", "remove for good (each one is logged, body included)"),
+            ("discard", "remove for good (each one is logged: its id, reason and size)"),
         ):
             action = commands.add_parser(name, help=text)
             action.add_argument("ids", nargs="*", metavar="ID", help="as shown by `list`")
@@ -65,6 +67,10 @@ class Command(BaseCommand):
         widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
         for row in rows:
             self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        for letter in letters:
+            if not letter.parses:  # no order to name it by: its raw start says what it is
+                raw = _visible(letter.body_preview)
+                self.stdout.write(f"{letter.id}: body is not JSON ({letter.size} bytes): {raw}")
         total = dead_letters.dead_letter_count()
         more = f" (the first {len(letters)}: --limit shows more)" if total > len(letters) else ""
         self.stdout.write(f"{total} in {DEAD_LETTER_QUEUE}{more}")
@@ -115,6 +121,11 @@ def _row(letter: DeadLetter) -> tuple[str, ...]:
         str(letter.replays),
         letter.routing_key or "-",
     )
+
+
+def _visible(text: str) -> str:
+    """Control characters escaped: a raw body must not drive the operator's terminal."""
+    return CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def _name(letter: DeadLetter) -> str:
