@@ -91,10 +91,13 @@ class _Checker:
         except InvalidOperation:
             self.fail(path, "must be a number or a string holding one")
             return None
-        if not amount.is_finite() or amount != amount.quantize(CENT):
+        # The range before the places: a huge amount (1e30) cannot even be rounded to cents.
+        if not amount.is_finite():
             self.fail(path, "must have at most 2 decimal places")
-        elif (low is not None and amount < low) or amount > high:
-            self.fail(path, f"must be between {low} and {high}" if low is not None else f"must be at most {high}")
+        elif (low is not None and amount < low) or abs(amount) > high:
+            self.fail(path, f"must be between {low if low is not None else -high} and {high}")
+        elif amount != amount.quantize(CENT):
+            self.fail(path, "must have at most 2 decimal places")
         else:
             return amount.quantize(CENT)
         return None

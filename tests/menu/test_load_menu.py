@@ -142,6 +142,28 @@ BAD_FILES = [
     ("price 1.234", set_price(Decimal("1.234")), f"{BIANCA}.price", "at most 2 decimal places"),
     ("price '1.234'", set_price("1.234"), f"{BIANCA}.price", "at most 2 decimal places"),
     ("price 'abc'", set_price("abc"), f"{BIANCA}.price", "must be a number"),
+    # Too large for a Decimal to be rounded to cents (InvalidOperation): outside the range all the same.
+    ("price '1e30'", set_price("1e30"), f"{BIANCA}.price", "between 0.01 and 999.99"),
+    ("price 1e30", set_price(Decimal("1e30")), f"{BIANCA}.price", "between 0.01 and 999.99"),
+    ("price '-1e30'", set_price("-1e30"), f"{BIANCA}.price", "between 0.01 and 999.99"),
+    (
+        "a delta of 1e30",
+        lambda d: group(d, 0)["options"][2].update(price_delta="1e30"),
+        f"{MARGHERITA}.modifier_groups[0].options[2].price_delta",
+        "must be between -12.49 and 999.99",
+    ),
+    (
+        "a delta of -1e30 on an item without a price",
+        lambda d: (item(d, 0, 0).update(price="abc"), group(d, 0)["options"][2].update(price_delta="-1e30")),
+        f"{MARGHERITA}.modifier_groups[0].options[2].price_delta",
+        "must be between -999.99 and 999.99",
+    ),
+    (
+        "a name nested 900 deep",
+        lambda d: item(d, 0, 1).update(name=json.loads("[" * 900 + "]" * 900)),
+        f"{BIANCA}.name",
+        "printable characters",
+    ),
     ("price true", set_price(True), f"{BIANCA}.price", "must be a number"),
     (
         "a delta taking the price to 0",
@@ -201,6 +223,15 @@ def test_a_file_that_is_not_json_is_refused(tmp_path):
 
     with pytest.raises(CommandError, match="is not JSON"):
         load_menu(path)
+
+
+def test_a_file_nested_deeper_than_json_can_be_read_is_refused(tmp_path):
+    path = tmp_path / "menu.json"
+    path.write_text('{"stations": ' + "[" * 100_000)
+
+    with pytest.raises(CommandError, match="is not JSON: nested too deeply"):
+        load_menu(path)
+    assert MenuItem.objects.count() == 0
 
 
 @pytest.mark.parametrize("prep", [0, 7201, 1.5, "60", True])
