@@ -158,6 +158,19 @@ BAD_FILES = [
         f"{MARGHERITA}.modifier_groups[0].options[2].price_delta",
         "must be between -999.99 and 999.99",
     ),
+    ("name with U+202E", lambda d: item(d, 0, 1).update(name="Pizza \u202eanaib"), f"{BIANCA}.name", "(U+202E)"),
+    (
+        "description with U+200B",
+        lambda d: item(d, 0, 1).update(description="contains n\u200buts"),
+        f"{BIANCA}.description",
+        "invisible, direction or control characters (U+200B)",
+    ),
+    (
+        "option name with U+2066",
+        lambda d: group(d, 0)["options"][0].update(name="\u2066Medium"),
+        f"{MARGHERITA}.modifier_groups[0].options[0].name",
+        "(U+2066)",
+    ),
     (
         "a name nested 900 deep",
         lambda d: item(d, 0, 1).update(name=json.loads("[" * 900 + "]" * 900)),
@@ -223,6 +236,16 @@ def test_a_file_that_is_not_json_is_refused(tmp_path):
 
     with pytest.raises(CommandError, match="is not JSON"):
         load_menu(path)
+
+
+def test_the_files_texts_are_kept_in_their_one_normal_form(tmp_path):
+    data = menu_copy()
+    item(data, 0, 1).update(name="Pizza Bianca Cre\u0300me", description="Cre\u0300me, garlic 👩\u200d🍳")
+
+    load_menu(write(tmp_path, data))
+
+    bianca = MenuItem.objects.get(sku=item(data, 0, 1)["sku"])
+    assert (bianca.name, bianca.description) == ("Pizza Bianca Crème", "Crème, garlic 👩\u200d🍳")
 
 
 def test_a_file_nested_deeper_than_json_can_be_read_is_refused(tmp_path):
