@@ -16,6 +16,7 @@ from django.db.models import Model
 
 from menu.models import PRICE_MAX, PRICE_MIN, Category, MenuItem, ModifierGroup, ModifierOption, Station
 from restaurant.api import ApplicationError
+from restaurant.text import clean_text, hidden_character_error
 
 SLUG = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 NAME_MAX = 50
@@ -75,9 +76,12 @@ class _Checker:
         return value
 
     def name(self, value: Any, path: str) -> str | None:
-        text = value.strip() if isinstance(value, str) else None
+        text = clean_text(value) if isinstance(value, str) else None
         if not text or len(text) > NAME_MAX or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text):
             self.fail(path, f"must be 1 to {NAME_MAX} printable characters")
+            return None
+        if message := hidden_character_error(text):
+            self.fail(path, message)
             return None
         return text
 
@@ -91,10 +95,13 @@ class _Checker:
         except InvalidOperation:
             self.fail(path, "must be a number or a string holding one")
             return None
-        if not amount.is_finite() or amount != amount.quantize(CENT):
+        # The range before the places: a huge amount (1e30) cannot even be rounded to cents.
+        if not amount.is_finite():
             self.fail(path, "must have at most 2 decimal places")
-        elif (low is not None and amount < low) or amount > high:
-            self.fail(path, f"must be between {low} and {high}" if low is not None else f"must be at most {high}")
+        elif (low is not None and amount < low) or abs(amount) > high:
+            self.fail(path, f"must be between {low if low is not None else -high} and {high}")
+        elif amount != amount.quantize(CENT):
+            self.fail(path, "must have at most 2 decimal places")
         else:
             return amount.quantize(CENT)
         return None
@@ -179,6 +186,10 @@ def _parse_item(check: _Checker, raw: Any, path: str, position: int, stations: s
     description = entry.get("description", "")
     if not isinstance(description, str) or len(description) > 500:
         check.fail(f"{path}.description", "must be a string of at most 500 characters")
+    elif message := hidden_character_error(description, allowed="\n"):
+        check.fail(f"{path}.description", message)
+    else:
+        description = clean_text(description)
     groups, group_codes, option_codes = [], [], []
     for g, raw_group in enumerate(check.array(entry.get("modifier_groups", []), f"{path}.modifier_groups")):
         gpath = f"{path}.modifier_groups[{g}]"

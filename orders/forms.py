@@ -73,9 +73,28 @@ def picked_lines(text: str) -> list[Any]:
     read as the API reads a body; what is not such a list is no lines. Their prices are the server's."""
     try:
         lines = json.loads(text or "[]", parse_float=Decimal)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the reader goes
         return []
-    return lines if isinstance(lines, list) else []
+    # The page is shown again with its lines after an error (json_script): what is nested deeper than a
+    # line can be (lines > line > modifiers > code) could not be written back out either.
+    return lines if isinstance(lines, list) and _depth(lines) <= MAX_LINES_DEPTH else []
+
+
+MAX_LINES_DEPTH = 8
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in `value`, counted without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        value, depth = pending.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            if depth > MAX_LINES_DEPTH:
+                break
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def order_data(

@@ -48,7 +48,8 @@ class Order(models.Model):
     total_amount = models.DecimalField(max_digits=10, decimal_places=2)
     priority = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=10, choices=OrderStatus.choices, default=OrderStatus.RECEIVED)
-    processed_by = models.CharField(max_length=100, null=True, blank=True)
+    # A worker's name or a staff username (150, as Django's User.username).
+    processed_by = models.CharField(max_length=150, null=True, blank=True)
     estimated_completion = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     notes = models.CharField(max_length=280, blank=True, default="")
@@ -115,7 +116,7 @@ class OrderItem(models.Model):
 class OrderStatusLog(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_log")
     status = models.CharField(max_length=10, choices=OrderStatus.choices)
-    changed_by = models.CharField(max_length=100)
+    changed_by = models.CharField(max_length=150)  # `order-service`, a worker's name or a staff username
     changed_at = models.DateTimeField(default=timezone.now)
     notes = models.TextField(blank=True, default="")
     # Set on the `ready` and `completed` rows an order_recall undid: kept as history, no longer live.

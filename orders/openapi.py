@@ -154,7 +154,7 @@ order_create_schema = extend_schema(
         ),
         413: error_response("The body is larger than 64 KiB.", "body_too_large", {"body": ["must be at most 64 KiB"]}),
         415: error_response(
-            "The body is not sent as `application/json`.",
+            "The body is not sent as `application/json` (no `Content-Type` header, or another type).",
             "unsupported_media_type",
             {"body": ["must be sent as application/json"]},
         ),

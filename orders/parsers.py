@@ -1,5 +1,9 @@
 """How POST /orders reads its body (SPEC §3): a JSON object of at most 64 KiB, sent as
-`application/json` (or with no Content-Type), numbers with a fraction read as Decimal (never float).
+`application/json`, numbers with a fraction read as Decimal (never float).
+
+No other media type, and no missing Content-Type either: a body a browser may send cross-site without
+a CORS preflight (a form, or `fetch` with text/plain or no type) must not place an order, so only a
+request that a page of ours, or a real client, sends as JSON is read.
 
 Every refusal is an `ApplicationError`, rendered by restaurant.api's one exception handler:
 415 `unsupported_media_type`, 413 `body_too_large`, 400 `invalid_json`.
@@ -10,6 +14,7 @@ from decimal import Decimal
 from typing import Any, BinaryIO
 
 from django.conf import settings
+from django.http import HttpRequest
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
@@ -52,7 +57,14 @@ class OrderJSONParser(BaseParser):
     media_type = "application/json"
 
     def parse(self, stream: BinaryIO | None, media_type: str | None = None, parser_context=None) -> dict[str, Any]:
-        if (media_type or "").split(";")[0].strip().lower() not in ("", self.media_type):
+        media_type = (media_type or "").split(";")[0].strip().lower()
+        if not media_type:
+            raise ApplicationError(
+                code="unsupported_media_type",
+                errors={"body": ["must be sent with the header Content-Type: application/json"]},
+                status_code=415,
+            )
+        if media_type != self.media_type:
             raise ApplicationError(
                 code="unsupported_media_type", errors={"body": ["must be sent as application/json"]}, status_code=415
             )
@@ -94,8 +106,17 @@ class OrderBodyNegotiation(DefaultContentNegotiation):
 
 def order_json(request: Request) -> dict[str, Any]:
     """The order body, as OrderJSONParser reads it. DRF calls no parser for a request without
-    Content-Length (it gives `{}`), so that one goes to the parser here and is refused as empty; under
-    ASGI a chunked body has no Content-Length either, so the parser reads Django's request itself."""
+    Content-Length (it gives `{}`), so that one goes to the parser here: a chunked body has none.
+    Under ASGI the parser reads Django's request itself; under WSGI Django reads nothing without
+    Content-Length, so the parser reads the server's input, which ends with the body
+    (`wsgi.input_terminated`, as granian says). Either way it reads at most the limit + 1 byte."""
     if request.stream is None:
-        return OrderJSONParser().parse(request._request, request.content_type)
+        return OrderJSONParser().parse(_unlengthed_body(request._request), request.content_type)
     return request.data
+
+
+def _unlengthed_body(request: HttpRequest) -> BinaryIO:
+    environ = getattr(request, "environ", {})
+    if environ.get("wsgi.input_terminated") and not environ.get("CONTENT_LENGTH"):
+        return environ["wsgi.input"]
+    return request

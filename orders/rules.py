@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from orders.models import OrderType
+from restaurant.text import clean_text, hidden_character_error
 
 CENT = Decimal("0.01")  # prices have at most 2 decimal places
 NAME_PUNCTUATION = {" ", "-", "'", "\u2019"}  # space, hyphen, apostrophe, typographic apostrophe
@@ -67,11 +68,6 @@ class FieldRule:
         return self._format(self.help_text)
 
 
-def clean_text(value: str) -> str:
-    """A text field as it is kept and measured: NFC-normalized and trimmed."""
-    return unicodedata.normalize("NFC", value).strip()
-
-
 def _name_characters_error(value: str) -> str | None:
     previous = ""
     name = clean_text(value)
@@ -89,19 +85,23 @@ def _name_characters_error(value: str) -> str | None:
 
 
 def _control_characters_error(value: str) -> str | None:
-    return "must not contain control characters" if any(unicodedata.category(c) == "Cc" for c in value) else None
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        return "must not contain control characters"
+    return hidden_character_error(value)
 
 
 def _notes_error(value: str) -> str | None:
     # Printable text on one line: no control characters, line or paragraph separators, surrogates or
-    # unassigned code points (format characters stay: an emoji's zero-width joiner is one).
+    # unassigned code points; no invisible format characters but an emoji's zero-width joiner.
     if any(unicodedata.category(c) in ("Cc", "Zl", "Zp", "Cs", "Cn") for c in value):
         return "must be printable text on one line, without control characters"
-    return None
+    return hidden_character_error(value)
 
 
-def _nul_error(value: str) -> str | None:
-    return "must not contain NUL characters" if "\x00" in value else None  # PostgreSQL text cannot hold NUL
+def _address_error(value: str) -> str | None:
+    if "\x00" in value:
+        return "must not contain NUL characters"  # PostgreSQL text cannot hold NUL
+    return hidden_character_error(value, allowed="\r\n")  # an address may take several lines
 
 
 def _rules(*rules: FieldRule) -> dict[str, FieldRule]:
@@ -140,7 +140,7 @@ ORDER_RULES = _rules(
         only_for=OrderType.DELIVERY,
         message="must be {min} to {max} characters",
         help_text="{min}–{max} characters; required for {only_for} orders, left out for the others",
-        check=_nul_error,
+        check=_address_error,
     ),
     FieldRule(
         "notes",

@@ -155,9 +155,10 @@ def place_order(base_url: str, **fields: Any) -> str:
 def post(
     client: Client, body: dict | list | str | bytes, content_type: str = "application/json", path: str = "/orders"
 ):
-    """POST `body` to `path` through Django's test client, JSON-encoded unless it is text or bytes already."""
+    """POST `body` to `path` through Django's test client, JSON-encoded unless it is text or bytes already.
+    Sent with its Content-Type even when empty, as a client sends it (the test client leaves it out then)."""
     data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    return client.post(path, data=data, content_type=content_type)
+    return client.post(path, data=data, content_type=content_type, CONTENT_TYPE=content_type)
 
 
 def get_json(client: Client, path: str, expected_status: int = 200, **params: Any) -> Any:

@@ -31,11 +31,13 @@ def speed_of_service_view(site: admin.AdminSite, request: HttpRequest) -> HttpRe
     """Received → ready per hour of a chosen UTC day (?day=YYYY-MM-DD, today by default), with a chart."""
     try:
         day = date.fromisoformat(request.GET["day"]) if request.GET.get("day") else timezone.now().date()
-    except ValueError:
+        start = datetime.combine(day, time.min, tzinfo=UTC)
+        start + timedelta(days=1)  # the last day of the calendar has no end to count to (OverflowError)
+    except (ValueError, OverflowError):
         day = timezone.now().date()
+        start = datetime.combine(day, time.min, tzinfo=UTC)
         messages.error(request, "Choose a day as YYYY-MM-DD.")
     hours = speed_of_service_by_hour(day=day)
-    start = datetime.combine(day, time.min, tzinfo=UTC)
     context = {
         **site.each_context(request),
         "title": "Speed of service",

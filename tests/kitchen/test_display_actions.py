@@ -253,3 +253,19 @@ def test_malformed_messages_get_the_json_error_and_leave_no_exception_in_the_ser
     assert answers[11]["errors"] == {"order_number": ["no order ORD_19990101_999"]}
     assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
     assert Order.objects.get(pk=order.pk).status == OrderStatus.RECEIVED
+
+
+def test_a_cook_whose_username_is_as_long_as_django_allows_can_start_and_finish_an_order():
+    order = create_order()
+    long_name = "c" * 150  # User.username's max_length; the log's changed_by held only 100
+
+    answers, _ = answers_to(
+        staff_user(KITCHEN, long_name, is_staff=False), [action("start", order), action("ready", order)]
+    )
+
+    assert [message["type"] for message in answers] == ["done", "done"]
+    order.refresh_from_db()
+    assert order.status == OrderStatus.READY and order.processed_by == long_name
+    assert set(order.status_log.exclude(status=OrderStatus.RECEIVED).values_list("changed_by", flat=True)) == {
+        long_name
+    }

@@ -142,6 +142,41 @@ BAD_FILES = [
     ("price 1.234", set_price(Decimal("1.234")), f"{BIANCA}.price", "at most 2 decimal places"),
     ("price '1.234'", set_price("1.234"), f"{BIANCA}.price", "at most 2 decimal places"),
     ("price 'abc'", set_price("abc"), f"{BIANCA}.price", "must be a number"),
+    # Too large for a Decimal to be rounded to cents (InvalidOperation): outside the range all the same.
+    ("price '1e30'", set_price("1e30"), f"{BIANCA}.price", "between 0.01 and 999.99"),
+    ("price 1e30", set_price(Decimal("1e30")), f"{BIANCA}.price", "between 0.01 and 999.99"),
+    ("price '-1e30'", set_price("-1e30"), f"{BIANCA}.price", "between 0.01 and 999.99"),
+    (
+        "a delta of 1e30",
+        lambda d: group(d, 0)["options"][2].update(price_delta="1e30"),
+        f"{MARGHERITA}.modifier_groups[0].options[2].price_delta",
+        "must be between -12.49 and 999.99",
+    ),
+    (
+        "a delta of -1e30 on an item without a price",
+        lambda d: (item(d, 0, 0).update(price="abc"), group(d, 0)["options"][2].update(price_delta="-1e30")),
+        f"{MARGHERITA}.modifier_groups[0].options[2].price_delta",
+        "must be between -999.99 and 999.99",
+    ),
+    ("name with U+202E", lambda d: item(d, 0, 1).update(name="Pizza \u202eanaib"), f"{BIANCA}.name", "(U+202E)"),
+    (
+        "description with U+200B",
+        lambda d: item(d, 0, 1).update(description="contains n\u200buts"),
+        f"{BIANCA}.description",
+        "invisible, direction or control characters (U+200B)",
+    ),
+    (
+        "option name with U+2066",
+        lambda d: group(d, 0)["options"][0].update(name="\u2066Medium"),
+        f"{MARGHERITA}.modifier_groups[0].options[0].name",
+        "(U+2066)",
+    ),
+    (
+        "a name nested 900 deep",
+        lambda d: item(d, 0, 1).update(name=json.loads("[" * 900 + "]" * 900)),
+        f"{BIANCA}.name",
+        "printable characters",
+    ),
     ("price true", set_price(True), f"{BIANCA}.price", "must be a number"),
     (
         "a delta taking the price to 0",
@@ -201,6 +236,25 @@ def test_a_file_that_is_not_json_is_refused(tmp_path):
 
     with pytest.raises(CommandError, match="is not JSON"):
         load_menu(path)
+
+
+def test_the_files_texts_are_kept_in_their_one_normal_form(tmp_path):
+    data = menu_copy()
+    item(data, 0, 1).update(name="Pizza Bianca Cre\u0300me", description="Cre\u0300me, garlic 👩\u200d🍳")
+
+    load_menu(write(tmp_path, data))
+
+    bianca = MenuItem.objects.get(sku=item(data, 0, 1)["sku"])
+    assert (bianca.name, bianca.description) == ("Pizza Bianca Crème", "Crème, garlic 👩\u200d🍳")
+
+
+def test_a_file_nested_deeper_than_json_can_be_read_is_refused(tmp_path):
+    path = tmp_path / "menu.json"
+    path.write_text('{"stations": ' + "[" * 100_000)
+
+    with pytest.raises(CommandError, match="is not JSON: nested too deeply"):
+        load_menu(path)
+    assert MenuItem.objects.count() == 0
 
 
 @pytest.mark.parametrize("prep", [0, 7201, 1.5, "60", True])

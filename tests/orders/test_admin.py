@@ -393,3 +393,27 @@ def test_the_order_page_shows_each_items_sku_options_and_notes_and_the_orders_no
 
     for shown in ("margherita", "oven", "Large (+3.00), Olives (+1.00)", "cut in 8", "ring twice"):
         assert shown in page, shown
+
+
+@pytest.mark.parametrize(
+    "menu_lines",
+    [
+        "[" * 10_000,  # deeper than the JSON reader goes (RecursionError)
+        json.dumps([{"sku": "margherita", "quantity": 1, "modifiers": ["large"], "notes": "x"}])[:-1]
+        + ","
+        + "[" * 900
+        + "]" * 900
+        + "]",  # nested just within it: a line that is not an object
+        json.dumps([{"sku": "margherita", "quantity": 1, "modifiers": [[[["large"]]]]}]),
+    ],
+    ids=["too-deep", "deep-line", "nested-modifiers"],
+)
+def test_staff_order_entry_with_deeply_nested_lines_is_refused_not_a_500(menu_lines):
+    load_test_menu()
+    client = logged_in(FRONT_OF_HOUSE, "frank")
+
+    response = client.post(ADD_ORDER, entry_form([], menu_lines=menu_lines))
+
+    assert response.status_code == 200  # the form again, with its errors
+    assert response.context["errors"]
+    assert not Order.objects.exists() and not OutboxMessage.objects.exists()

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from kitchen.screens import kitchen_speed
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
@@ -137,3 +138,12 @@ def test_station_figures_run_from_the_orders_receipt_to_each_items_mark():
     }
     page = logged_in(MANAGER).get(REPORT, {"day": "2026-11-30"}).text
     assert "<td>oven</td><td>3</td><td>360</td><td>540</td>" in page
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "2026-02-30", "tomorrow"])
+def test_a_day_the_report_cannot_show_falls_back_to_today_with_a_message_not_a_500(day):
+    response = logged_in(MANAGER).get(REPORT, {"day": day})
+
+    assert response.status_code == 200
+    assert response.context["day"] == timezone.now().date()
+    assert [str(message) for message in response.context["messages"]] == ["Choose a day as YYYY-MM-DD."]

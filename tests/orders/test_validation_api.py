@@ -279,3 +279,64 @@ def test_body_of_exactly_64_kib_is_read_and_one_byte_more_is_413(client, db):
     response = post(client, at_limit)
     assert response.status_code == 201, response.content
     assert Order.objects.count() == 1
+
+
+# --- text that fools the kitchen: invisible and direction characters, one normal form ----------
+# `n\u200buts` shows as "nuts" on a ticket but dodges the allergy highlight; U+202E shows text backwards.
+
+HIDDEN = {
+    "zero-width-space": "\u200b",
+    "right-to-left-override": "\u202e",
+    "left-to-right-isolate": "\u2066",
+    "byte-order-mark": "\ufeff",
+    "soft-hyphen": "\u00ad",
+    "joiner-inside-a-word": "\u200d",
+}
+TEXT_FIELDS = {
+    "customer_name": lambda text: order_payload(customer_name=f"Jane{text}Doe"),
+    "notes": lambda text: order_payload(notes=f"no n{text}uts please"),
+    "delivery_address": lambda text: delivery(delivery_address=f"221B Baker{text} Street, London"),
+    "items[0].name": lambda text: with_item(name=f"Margherita{text} Pizza"),
+    "items[0].notes": lambda text: with_item(notes=f"n{text}uts allergy"),
+}
+
+
+@pytest.mark.parametrize("char", HIDDEN.values(), ids=HIDDEN)
+@pytest.mark.parametrize("field", TEXT_FIELDS)
+def test_invisible_and_direction_characters_are_refused_naming_the_field(client, db, field, char):
+    response = post(client, TEXT_FIELDS[field](char))
+
+    assert_rejected(response, 400, {field})
+    if field != "customer_name":  # a name takes letters only, and says so
+        assert f"U+{ord(char):04X}" in response.json()["errors"][field][0]
+
+
+@pytest.mark.parametrize(
+    ("field", "body"),
+    [
+        ("delivery_address", delivery(delivery_address="221B Baker Street, London\x1b[2J")),
+        ("delivery_address", delivery(delivery_address="221B Baker Street,\tLondon")),
+        ("items[0].name", with_item(name="Margherita\x7fPizza")),
+    ],
+    ids=["address-escape", "address-tab", "name-delete"],
+)
+def test_control_characters_a_field_does_not_allow_are_refused(client, db, field, body):
+    assert_rejected(post(client, body), 400, {field})
+
+
+def test_text_a_person_would_type_is_kept_in_its_one_normal_form(client, db):
+    body = delivery(
+        customer_name="Zoë",
+        delivery_address="221B Baker Street\r\nLondon NW1 6XE",  # lines, as a form's text area sends them
+        notes="Jose\u0301 at the door 👩\u200d🍳",  # decomposed é; an emoji joined by U+200D
+        items=[item(name="Cafe\u0301 Crème", notes="no nuts 🏳️\u200d🌈")],
+    )
+
+    response = post(client, body)
+
+    assert response.status_code == 201, response.content
+    order = Order.objects.get()
+    assert order.delivery_address == "221B Baker Street\r\nLondon NW1 6XE"
+    assert order.notes == "José at the door 👩\u200d🍳"
+    [line] = order.items.all()
+    assert (line.name, line.notes) == ("Café Crème", "no nuts 🏳️\u200d🌈")

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ import requests
 
 from restaurant import logging as app_logging
 from restaurant.logging import JSONFormatter, RequestIDFilter, ServiceLogger, request_id_var
+from tests.amqp import connection_pids
 from tests.factories import create_order
 from tests.support import ManagedProcess, manage, order_payload, start_web, url_through, wait_for
 
@@ -236,4 +238,33 @@ def test_health_is_503_while_the_broker_is_unreachable_and_orders_are_still_take
         timeout=10,
         interval=0.2,
         message="/health to answer 200 once the broker is reachable",
+    )
+
+
+def test_a_flood_of_health_calls_opens_one_broker_connection_and_an_outage_still_shows_at_once(broker_proxy, processes):
+    # One web worker process: it keeps one connection for its broker checks, whatever the calls.
+    web_url = start_web(
+        processes, WEB_CONCURRENCY="1", RABBITMQ_URL=url_through(os.environ["RABBITMQ_URL"], broker_proxy)
+    )
+    assert requests.get(f"{web_url}/health", timeout=10).status_code == 200
+    [first] = wait_for(lambda: connection_pids("health-check"), message="the health check's broker connection")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # 4 threads serve them, some calls side by side
+        statuses = list(pool.map(lambda _: requests.get(f"{web_url}/health", timeout=10).status_code, range(40)))
+
+    assert statuses == [200] * 40
+    assert connection_pids("health-check") == [first]  # the same connection: no handshake per call
+
+    broker_proxy.cut()  # closes that connection: the next call sees it
+    try:
+        response = requests.get(f"{web_url}/health", timeout=10)
+        assert response.status_code == 503
+        assert response.json()["checks"]["broker"].startswith("error")
+    finally:
+        broker_proxy.restore()
+    wait_for(
+        lambda: requests.get(f"{web_url}/health", timeout=10).status_code == 200,
+        timeout=10,
+        interval=0.2,
+        message="/health to answer 200 once the broker is reachable again",
     )

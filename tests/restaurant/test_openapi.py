@@ -10,8 +10,10 @@ import time
 import pytest
 import requests
 import schemathesis
+from django.test import RequestFactory
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
+from drf_spectacular.views import SpectacularAPIView
 from hypothesis import HealthCheck, given, settings
 from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
@@ -23,6 +25,7 @@ from schemathesis.checks import (
 )
 
 from orders.models import OrderStatus
+from restaurant.openapi import SchemaApi
 from tests.factories import KITCHEN, create_order, staff_user
 from tests.support import REPO, manage
 
@@ -196,6 +199,34 @@ def test_health_endpoints_are_documented(spec):
     assert set(spec["paths"]["/health/live"]["get"]["responses"]) == {"200"}
     assert set(spec["paths"]["/health/ready"]["get"]["responses"]) == {"200", "503"}
     assert set(json_schema(spec, "/health", "get", "200")["properties"]) == {"status", "checks", "outbox"}
+
+
+# --- built once per process ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_schema_is_built_once_per_process_and_rendered_once_per_format(client, monkeypatch):
+    monkeypatch.setattr(SchemaApi, "_rendered", {})  # as a fresh process has it
+    builds = []
+    build = SchemaGenerator.get_schema
+    monkeypatch.setattr(SchemaGenerator, "get_schema", lambda self, **kw: builds.append(1) or build(self, **kw))
+    # Whatever the query (a version, a language, anything), nothing makes another schema to build.
+    queries = [{}, {"format": "json"}, {}, {"format": "json"}, {"version": "2", "lang": "fr"}, {"x": "1"}] * 3
+
+    answers = [client.get("/api/schema/", query) for query in queries]
+
+    assert len(builds) == 2  # YAML and JSON; a build takes ~75 ms of CPU, a YAML rendering ~55 ms
+    assert all(answer.status_code == 200 for answer in answers)
+    yaml_answers = {answer.content for answer in answers if "json" not in answer["Content-Type"]}
+    json_answers = {answer.content for answer in answers if "json" in answer["Content-Type"]}
+    assert len(yaml_answers) == len(json_answers) == 1
+    # What drf-spectacular's own view answers, byte for byte, with the same headers.
+    for query in ({}, {"format": "json"}):
+        own = SpectacularAPIView.as_view()(RequestFactory().get("/api/schema/", query))
+        own.render()
+        ours = client.get("/api/schema/", query)
+        assert ours.content == own.content
+        assert (ours["Content-Type"], ours["Content-Disposition"]) == (own["Content-Type"], own["Content-Disposition"])
 
 
 # --- the live server ---------------------------------------------------------------------------

@@ -30,6 +30,8 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {file}: {exc}") from None
         except ValueError as exc:
             raise CommandError(f"{file} is not JSON: {exc}") from None
+        except RecursionError:
+            raise CommandError(f"{file} is not JSON: nested too deeply to be read") from None
         try:
             report = menu_load(parse_menu(data), prune=prune)
         except MenuInvalid as exc:
