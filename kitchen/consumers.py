@@ -7,6 +7,7 @@ groups; every message carries a `version` (an order_status_log id) so a client c
 repeated one.
 """
 
+import asyncio
 import json
 import re
 import threading
@@ -19,6 +20,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
 from kitchen.bridge import bridges
 from kitchen.screens import (
@@ -42,7 +44,7 @@ from orders.services import (
 )
 from restaurant.api import ApplicationError
 from restaurant.logging import service_logger
-from restaurant.roles import EXPO_WATCHERS, KITCHEN_STAFF, has_role, has_role_now
+from restaurant.roles import EXPO_WATCHERS, KITCHEN_STAFF, has_role, session_has_role
 
 log = service_logger()
 
@@ -50,6 +52,7 @@ BAD_REQUEST = 4400
 FORBIDDEN = 4403
 NOT_FOUND = 4404
 TOO_MANY = 4429
+ACCESS_CHECK_EVERY = 2.0  # seconds: a revoked login's kitchen socket is closed within this, plus a query
 ORDER_NUMBER = re.compile(r"[A-Za-z0-9_-]{1,32}")  # what an order number can be (orders.Order.number)
 # What a cook does from the screen, each through the order's own transition (orders/services.py).
 ACTIONS = {
@@ -125,7 +128,14 @@ class ScreenConsumer(AsyncJsonWebsocketConsumer):
 
 
 class KitchenConsumer(ScreenConsumer):
+    """The kitchen display's socket: its tickets carry names and addresses, so it is open only while
+    its login stands: every ACCESS_CHECK_EVERY s, and at every action, the session must still exist
+    and its user still be active and in a role that may watch (act: KITCHEN_STAFF); else it is
+    closed (4403) and sends nothing more."""
+
     watchers = KITCHEN_STAFF  # the roles that may connect; acting is checked at every action
+    revoked = False
+    access_watch: asyncio.Task | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -135,8 +145,37 @@ class KitchenConsumer(ScreenConsumer):
             await self.close(code=FORBIDDEN)
             return
         self.username = user.get_username()
+        session = self.scope.get("session")
+        self.session_key = session.session_key if session is not None else None
+        self.access_watch = asyncio.create_task(self.watch_access())
         await self.join(KITCHEN_GROUP)
         await self.send_snapshot()
+
+    async def login_stands(self, *roles: str) -> bool:
+        return await database_sync_to_async(session_has_role)(self.session_key, self.scope.get("user"), *roles)
+
+    async def watch_access(self) -> None:
+        while not self.revoked:
+            await asyncio.sleep(ACCESS_CHECK_EVERY)
+            try:
+                stands = await self.login_stands(*self.watchers)
+            except DatabaseError:
+                continue  # the database is away: asked again at the next check
+            if not stands:
+                await self.revoke()
+
+    async def revoke(self) -> None:
+        self.revoked = True
+        await self.close(code=FORBIDDEN)
+
+    async def send_json(self, content, close=False) -> None:
+        if not self.revoked:  # a revoked login hears nothing more, whatever is still on its way
+            await super().send_json(content, close=close)
+
+    async def disconnect(self, code) -> None:
+        if self.access_watch is not None:
+            self.access_watch.cancel()
+        await super().disconnect(code)
 
     async def send_snapshot(self) -> None:
         await self.send_json(await database_sync_to_async(screen_snapshot)())
@@ -154,10 +193,10 @@ class KitchenConsumer(ScreenConsumer):
             return
         # Checked at every action, not only at connect: a cook taken off the Kitchen group an hour
         # ago must not bump orders from the socket they opened before.
-        if not await database_sync_to_async(has_role_now)(self.scope.get("user"), *KITCHEN_STAFF):
+        if not await self.login_stands(*KITCHEN_STAFF):
             errors = {"user": ["only Kitchen and Manager staff may act on orders"]}
             await self.send_error(action, number, "permission_denied", errors)
-            await self.close(code=FORBIDDEN)
+            await self.revoke()
             return
         errors = {}
         if not isinstance(action, str) or action not in {**ACTIONS, **ITEM_ACTIONS}:

@@ -13,10 +13,12 @@ permission an operator gave a group by hand is left alone.
 """
 
 from django.apps import apps
-from django.contrib.auth import get_user_model
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.management import create_contenttypes
+from django.contrib.sessions.models import Session
+from django.utils import timezone
 
 KITCHEN = "Kitchen"
 FRONT_OF_HOUSE = "Front of house"
@@ -67,6 +69,17 @@ def has_role_now(user, *roles: str) -> bool:
     if user is None or not user.is_authenticated:
         return False
     return has_role(get_user_model().objects.filter(pk=user.pk).first(), *roles)
+
+
+def session_has_role(session_key: str | None, user, *roles: str) -> bool:
+    """`has_role_now`, and the login that opened a socket still stands: its session is in the database,
+    unexpired and still this user's (a logout, even in another tab, deletes it)."""
+    if session_key is None or user is None or not user.is_authenticated:
+        return False
+    session = Session.objects.filter(session_key=session_key, expire_date__gt=timezone.now()).first()
+    if session is None or session.get_decoded().get(SESSION_KEY) != str(user.pk):
+        return False
+    return has_role_now(user, *roles)
 
 
 def ensure_roles() -> None:
