@@ -1,6 +1,6 @@
 """The web process (Procfile `web:`): granian serving restaurant.wsgi (the HTTP API, health, admin).
 
-`python -m restaurant.serve`, on 127.0.0.1:$PORT. granian parses HTTP and keeps connections alive
+`python -m restaurant.serve`, on $BIND_ADDRESS:$PORT (127.0.0.1 unless set). granian parses HTTP and keeps connections alive
 in Rust and hands each request to one of a worker's threads, which run Django; each thread keeps one
 database connection, so the number of connections is fixed (WEB_CONCURRENCY × WEB_THREADS) whatever
 the load. Why granian and not gunicorn's threaded workers: docs/benchmarks.md.
@@ -28,7 +28,7 @@ def server() -> Granian:
     return Granian(
         "restaurant.wsgi:application",
         interface=Interfaces.WSGI,
-        address="127.0.0.1",
+        address=os.environ.get("BIND_ADDRESS") or "127.0.0.1",
         port=int(os.environ.get("PORT", "8000")),
         workers=int(os.environ.get("WEB_CONCURRENCY", "2")),
         blocking_threads=int(os.environ.get("WEB_THREADS", "4")),
