@@ -1,9 +1,9 @@
 """The web process (Procfile `web:`): granian serving restaurant.wsgi (the HTTP API, health, admin).
 
-`python -m restaurant.serve`, on $BIND_ADDRESS:$PORT (127.0.0.1 unless set). granian parses HTTP and keeps connections alive
-in Rust and hands each request to one of a worker's threads, which run Django; each thread keeps one
-database connection, so the number of connections is fixed (WEB_CONCURRENCY × WEB_THREADS) whatever
-the load. Why granian and not gunicorn's threaded workers: docs/benchmarks.md.
+`python -m restaurant.serve`, on $BIND_ADDRESS:$PORT (127.0.0.1 unless set). granian parses HTTP and
+keeps connections alive in Rust and hands each request to one of a worker's threads, which run
+Django; each thread keeps one database connection, so the number of connections is fixed
+(WEB_CONCURRENCY × WEB_THREADS) whatever the load. Why granian and not gunicorn's threaded workers: docs/benchmarks.md.
 """
 
 import os
