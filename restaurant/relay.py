@@ -128,16 +128,16 @@ class OutboxRelay(ReconnectingLoop):
         return done
 
     def lock_and_select(self) -> list[OutboxMessage]:
-        """The advisory lock and, only if it was taken, the oldest pending rows: one round trip."""
-        pending = OutboxMessage.objects.filter(published_at__isnull=True).order_by("id")[: self.batch_size]
-        sql, params = pending.query.sql_with_params()
-        return list(
-            OutboxMessage.objects.raw(
-                f"WITH relay_lock AS (SELECT pg_try_advisory_xact_lock(%s) AS taken) "
-                f"SELECT pending.* FROM relay_lock, ({sql}) AS pending WHERE relay_lock.taken",
-                [RELAY_LOCK_KEY, *params],
-            )
-        )
+        """The advisory lock and, only if it was taken, the oldest pending rows: two statements, so
+        that the rows are read after the lock. (As one statement, its snapshot was taken before the
+        lock: a relay could take the lock just as the other committed its batch, and still see that
+        batch pending, and publish it again.)"""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [RELAY_LOCK_KEY])
+            (taken,) = cursor.fetchone()
+        if not taken:
+            return []
+        return list(OutboxMessage.objects.filter(published_at__isnull=True).order_by("id")[: self.batch_size])
 
     def publish(self, rows: list[OutboxMessage]) -> tuple[int, Exception | None]:
         """Publish `rows` all at once; how many of them, from the first, the broker took, and why

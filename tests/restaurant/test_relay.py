@@ -177,14 +177,17 @@ def test_publish_batch_stands_by_while_another_relay_holds_the_lock(outbox_relay
     assert json.loads(body)["order_number"] == order.number
 
 
-def test_a_batch_is_one_transaction_whose_lock_and_select_are_one_statement(outbox_relay):
+def test_a_batch_is_one_transaction_that_reads_its_rows_only_after_taking_the_lock(outbox_relay):
     create_order(), create_order()
 
     with CaptureQueriesContext(connections["default"]) as queries:
         assert outbox_relay.publish_batch() == 2
 
     statements = [query["sql"].split()[0] for query in queries]
-    assert statements == ["BEGIN", "WITH", "UPDATE", "COMMIT"], queries.captured_queries
+    assert statements == ["BEGIN", "SELECT", "SELECT", "UPDATE", "COMMIT"], queries.captured_queries
+    # The rows in a statement of their own, after the lock's: read in one with it, they were read in a
+    # snapshot taken before the lock, which could still show the batch another relay had just published.
+    assert "pg_try_advisory_xact_lock" in queries[1]["sql"] and '"outbox"' in queries[2]["sql"]
 
 
 def test_after_a_batch_that_was_not_full_the_relay_gathers_then_drops_the_notifies_of_what_it_took(outbox_relay):
