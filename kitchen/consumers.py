@@ -34,6 +34,7 @@ from kitchen.screens import (
     order_views,
     screen_snapshot,
 )
+from orders.models import Order
 from orders.services import (
     order_item_prepare,
     order_item_unprepare,
@@ -53,7 +54,8 @@ FORBIDDEN = 4403
 NOT_FOUND = 4404
 TOO_MANY = 4429
 ACCESS_CHECK_EVERY = 2.0  # seconds: a revoked login's kitchen socket is closed within this, plus a query
-ORDER_NUMBER = re.compile(r"[A-Za-z0-9_-]{1,32}")  # what an order number can be (orders.Order.number)
+# What an order number can be: plain characters, up to the column's length (orders.Order.number).
+ORDER_NUMBER = re.compile(rf"[A-Za-z0-9_-]{{1,{Order._meta.get_field('number').max_length}}}")
 # What a cook does from the screen, each through the order's own transition (orders/services.py).
 ACTIONS = {
     "start": order_start_cooking,

@@ -96,10 +96,6 @@ class DeadLetter:
     parses: bool = True
 
     @property
-    def body_text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-    @property
     def size(self) -> int:
         """The body's size in bytes."""
         return len(self.body)
