@@ -68,7 +68,8 @@ function optionChoices(line, index, group) {
         update();
       },
     });
-    const delta = cents(option.price_delta) ? ` +${money(cents(option.price_delta))}` : "";
+    const change = cents(option.price_delta);
+    const delta = change ? ` ${change < 0 ? "−" : "+"}${money(Math.abs(change))}` : "";
     return el("label", {}, input, ` ${option.name}${delta}` + (option.available ? "" : " (86)"));
   });
 }
