@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from orders.models import OrderStatus, OrderType
 from orders.openapi import MONEY, order_create_schema
-from orders.parsers import OrderBodyNegotiation, OrderJSONParser, order_json
+from orders.parsers import OrderBodyNegotiation, OrderJSONParser, idempotency_key, order_json
 from orders.selectors import order_detail, order_list
 from orders.services import order_create
 from orders.validation import validate_order
@@ -42,8 +42,9 @@ class OrderCreateApi(CountedInTheWrite, APIView):
 
     @order_create_schema
     def post(self, request):
+        key = idempotency_key(request)
         data = validate_order(order_json(request))
-        order = order_create(data=data, rate_count=request.rate_count)
+        order = order_create(data=data, rate_count=request.rate_count, idempotency_key=key)
         return Response(
             {"order_number": order.number, "status": order.status, "total_amount": order.total_amount},
             status=status.HTTP_201_CREATED,
@@ -94,6 +95,8 @@ class OrderSummarySerializer(serializers.Serializer):
     customer_name = serializers.CharField()
     table_number = serializers.IntegerField(allow_null=True)
     delivery_address = serializers.CharField(allow_null=True)
+    contact_phone = serializers.CharField(help_text="the guest's phone (E.164) to text, or empty")
+    contact_email = serializers.CharField(help_text="the guest's email address, or empty")
     total_amount = serializers.DecimalField(**MONEY)
     priority = serializers.ChoiceField(choices=[(1, "1"), (5, "5"), (10, "10")])
     created_at = serializers.DateTimeField()

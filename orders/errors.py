@@ -33,3 +33,16 @@ class ItemMarkRefused(ApplicationError):
 
     def __init__(self, message: str) -> None:
         super().__init__(code="item_mark_refused", errors={"item": [message]}, status_code=409)
+
+
+class DuplicateRequest(ApplicationError):
+    """A POST /orders repeating an `Idempotency-Key` (a double tap, a retry after a lost answer): no
+    second order; the answer names the order the key made."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__(
+            code="duplicate_request",
+            errors={"Idempotency-Key": [f"was already used: it placed order {number}"]},
+            status_code=409,
+            extra={"order_number": number},
+        )

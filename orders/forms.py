@@ -16,6 +16,8 @@ from django import forms
 from orders.rules import ITEM_RULES, MENU_ITEM_RULES, ORDER_RULES, FieldRule, Kind
 
 ITEM_ERROR = re.compile(r"items\[(\d+)\]\.(\w+)")
+# The table's QR key is the guest page's: staff name the table itself.
+NOT_ON_THE_FORM = {"table_key"}
 # How the fields look; what they accept is validate_order's business.
 WIDGETS = {
     "delivery_address": forms.Textarea(attrs={"rows": 2, "cols": 60}),
@@ -29,9 +31,14 @@ def _form_class(name: str, rules: Mapping[str, FieldRule]) -> type[forms.Form]:
     optional and with the rule's help text, so that `validate_order` alone judges what is typed."""
     fields: dict[str, forms.Field] = {}
     for rule in rules.values():
+        if rule.name in NOT_ON_THE_FORM:
+            continue
         if rule.kind is Kind.CHOICE:
             choices = [("", "---------"), *rule.choices]
             fields[rule.name] = forms.ChoiceField(choices=choices, required=False, help_text=rule.help)
+        elif rule.kind is Kind.OBJECT:  # a field per field of the object: contact_phone, contact_email
+            for sub in rule.fields.values():
+                fields[f"{rule.name}_{sub.name}"] = forms.CharField(required=False, help_text=sub.help)
         elif rule.kind is not Kind.LIST:
             fields[rule.name] = forms.CharField(required=False, widget=WIDGETS.get(rule.name), help_text=rule.help)
     return type(forms.Form)(name, (forms.Form,), {"__module__": __name__, **fields})
@@ -106,8 +113,14 @@ def order_data(
     fields = form.cleaned_data
     data: dict[str, Any] = {}
     for rule in ORDER_RULES.values():
+        if rule.name in NOT_ON_THE_FORM or rule.kind is Kind.LIST:
+            continue
+        if rule.kind is Kind.OBJECT:
+            typed = {name: fields[f"{rule.name}_{name}"] for name in rule.fields if fields[f"{rule.name}_{name}"]}
+            if typed:
+                data[rule.name] = typed
         # The required fields are always sent (blank ones are refused by name), the others when filled in.
-        if rule.kind is not Kind.LIST and (rule.required or fields[rule.name]):
+        elif rule.required or fields[rule.name]:
             data[rule.name] = _typed(rule, fields[rule.name])
     data["items"], rows = list(menu_lines), [None] * len(menu_lines)
     for index, row in enumerate(items.cleaned_data):
@@ -134,7 +147,8 @@ def attach_errors(
             items.forms[row].add_error(match[2], messages)
             summary.append((f"{name} (row {row + 1})", messages))
             continue
-        if name in form.fields:
-            form.add_error(name, messages)
+        field = name.replace(".", "_")  # contact.phone is the form's contact_phone
+        if field in form.fields:
+            form.add_error(field, messages)
         summary.append((name, messages))
     return summary

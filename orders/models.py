@@ -1,6 +1,8 @@
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -39,6 +41,9 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 
+IDEMPOTENCY_KEY_CONSTRAINT = "orders_idempotency_key_once"
+
+
 class Order(models.Model):
     number = models.CharField(max_length=32, unique=True)
     customer_name = models.CharField(max_length=100)
@@ -53,6 +58,12 @@ class Order(models.Model):
     estimated_completion = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     notes = models.CharField(max_length=280, blank=True, default="")
+    # Who to tell when it is ready (the guest's choice): a phone in E.164 and an email. Staff see them;
+    # no public surface, order message or log line carries them (notifications/ reads them here).
+    contact_phone = models.CharField(max_length=16, blank=True, default="")
+    contact_email = models.EmailField(max_length=254, blank=True, default="")
+    # The client's `Idempotency-Key`: a repeat of the key (a double tap, a retry) makes no second order.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,6 +74,7 @@ class Order(models.Model):
             models.Index(fields=["created_at"]),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name=IDEMPOTENCY_KEY_CONSTRAINT),
             models.CheckConstraint(condition=models.Q(total_amount__gte=Decimal("0.01")), name="orders_total_positive"),
             models.CheckConstraint(condition=models.Q(priority__in=[1, 5, 10]), name="orders_priority_valid"),
         ]
@@ -150,3 +162,43 @@ class DailyOrderCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.last_number}"
+
+
+TABLE_NUMBERS = (1, 100)  # SPEC §3's table_number
+
+
+def new_table_key() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class Table(models.Model):
+    """A table of the dining room, and the key its QR code carries (`/order/?table=<n>&key=<key>`):
+    a guest ordering from the table's code cannot order for another table by editing the number.
+    Rotating the key (a new sheet printed) makes the old codes stop working."""
+
+    number = models.PositiveSmallIntegerField(
+        unique=True, validators=[MinValueValidator(TABLE_NUMBERS[0]), MaxValueValidator(TABLE_NUMBERS[1])]
+    )
+    label = models.CharField(max_length=50, blank=True, default="", help_text="e.g. Terrace 4, by the window")
+    active = models.BooleanField(default=True, help_text="Guests can order from its QR code")
+    key = models.CharField(max_length=32, editable=False)  # set on the first save (no default: see save)
+    key_rotated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        db_table = "tables"
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(number__gte=TABLE_NUMBERS[0], number__lte=TABLE_NUMBERS[1]),
+                name="tables_number_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Table {self.number}" + (f" ({self.label})" if self.label else "")
+
+    def save(self, *args, **kwargs) -> None:
+        # Here rather than a field default, which the migrations would have to import.
+        if not self.key:
+            self.key = new_table_key()
+        super().save(*args, **kwargs)

@@ -54,6 +54,9 @@ def _schema_field(rule: FieldRule) -> serializers.Field:
         return PriceField(**options)
     if rule.kind is Kind.CHOICE:
         return serializers.ChoiceField(choices=rule.choices, **options)
+    if rule.kind is Kind.OBJECT:
+        name = f"{rule.name.capitalize()}RequestSerializer"
+        return _closed_serializer(name, rule.help, rule.fields)(**options)
     if rule.kind is Kind.CODES:
         return serializers.ListField(child=serializers.CharField(), max_length=rule.max, **options)
     return serializers.ListField(child=OrderLineField(), min_length=rule.min, max_length=rule.max, **options)

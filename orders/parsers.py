@@ -10,6 +10,7 @@ Every refusal is an `ApplicationError`, rendered by restaurant.api's one excepti
 """
 
 import json
+import re
 from decimal import Decimal
 from typing import Any, BinaryIO
 
@@ -120,3 +121,19 @@ def _unlengthed_body(request: HttpRequest) -> BinaryIO:
     if environ.get("wsgi.input_terminated") and not environ.get("CONTENT_LENGTH"):
         return environ["wsgi.input"]
     return request
+
+
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,64}")
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's `Idempotency-Key` header (a client's random key for one order, e.g. a UUID), or None."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ApplicationError(
+            code="validation_failed",
+            errors={"Idempotency-Key": ["must be 8 to 64 characters of A-Z a-z 0-9 _ . : - (a UUID, say)"]},
+        )
+    return key

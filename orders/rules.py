@@ -14,7 +14,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from orders.models import OrderType
+from orders.contact import email_error, phone_error
+from orders.models import TABLE_NUMBERS, OrderType
 from restaurant.text import clean_text, hidden_character_error
 
 CENT = Decimal("0.01")  # prices have at most 2 decimal places
@@ -26,6 +27,7 @@ class Kind(StrEnum):
     CHOICE = "choice"
     LIST = "list"  # the order's items, each checked against ITEM_RULES or MENU_ITEM_RULES
     CODES = "codes"  # an array of distinct codes (a menu item's chosen options)
+    OBJECT = "object"  # an object of the fields of `FieldRule.fields` (the guest's contact)
     INTEGER = "integer"  # a JSON integer: not 2.5, not "2", not true
     PRICE = "price"  # an exact decimal (int or Decimal) with at most 2 places
 
@@ -46,6 +48,7 @@ class FieldRule:
     only_for: OrderType | None = None  # required for orders of this type, refused for the others
     optional: bool = False  # may be left out (or null)
     check: Callable[[Any], str | None] | None = None  # a further rule, once the ones above hold
+    fields: "dict[str, FieldRule] | None" = None  # OBJECT: its fields' rules
 
     def _format(self, template: str) -> str:
         choices = ", ".join(self.values)
@@ -108,6 +111,35 @@ def _rules(*rules: FieldRule) -> dict[str, FieldRule]:
     return {rule.name: rule for rule in rules}
 
 
+def _contact_error(value: dict) -> str | None:
+    return None if value.get("phone") or value.get("email") else "must hold a phone, an email or both"
+
+
+# How to reach the guest when the order is ready (orders/contact.py); never shown on a public surface.
+CONTACT_RULES = _rules(
+    FieldRule(
+        "phone",
+        Kind.TEXT,
+        min=1,
+        max=32,
+        optional=True,
+        message="must be at most {max} characters",
+        help_text="international format (+15555550123); kept in E.164; texted when the order is received and ready",
+        check=phone_error,
+    ),
+    FieldRule(
+        "email",
+        Kind.TEXT,
+        min=3,
+        max=254,
+        optional=True,
+        message="must be {min} to {max} characters",
+        help_text="emailed when the order is received and ready",
+        check=email_error,
+    ),
+)
+
+
 ORDER_RULES = _rules(
     FieldRule(
         "customer_name",
@@ -126,11 +158,24 @@ ORDER_RULES = _rules(
     FieldRule(
         "table_number",
         Kind.INTEGER,
-        min=1,
-        max=100,
+        min=TABLE_NUMBERS[0],
+        max=TABLE_NUMBERS[1],
         only_for=OrderType.DINE_IN,
         message="must be between {min} and {max}",
         help_text="{min}–{max}; required for {only_for} orders, left out for the others",
+    ),
+    FieldRule(
+        "table_key",
+        Kind.TEXT,
+        min=1,
+        max=32,
+        only_for=OrderType.DINE_IN,
+        optional=True,
+        message="must be {min} to {max} characters",
+        help_text=(
+            "the key of the table's QR code (`/order/?table=<n>&key=<key>`), sent by the ordering page: the order "
+            "is refused unless it is the table's current key; staff and API clients leave it out"
+        ),
     ),
     FieldRule(
         "delivery_address",
@@ -151,6 +196,14 @@ ORDER_RULES = _rules(
         message="must be at most {max} characters",
         help_text="for the whole order, at most {max} characters on one line",
         check=_notes_error,
+    ),
+    FieldRule(
+        "contact",
+        Kind.OBJECT,
+        optional=True,
+        fields=CONTACT_RULES,
+        help_text="the guest's phone and/or email, to be told when the order is received, ready or cancelled",
+        check=_contact_error,
     ),
 )
 ITEM_NOTES = FieldRule(

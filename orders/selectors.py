@@ -4,6 +4,7 @@ service figures. Nothing here writes, and nothing here imports a service. The li
 """
 
 import math
+import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from orders.errors import OrderNotFound
-from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
+from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog, Table
 
 
 def order_get(*, number: str) -> Order:
@@ -144,3 +145,9 @@ def station_speed(*, since: datetime, until: datetime) -> dict[str, dict[str, An
         }
         for station, values in sorted(seconds.items())
     }
+
+
+def table_key_matches(number: int, key: str) -> bool:
+    """Whether `key` is the current key of active table `number` (its QR code's)."""
+    table = Table.objects.filter(number=number, active=True).only("key").first()
+    return table is not None and secrets.compare_digest(table.key.encode(), key.encode())

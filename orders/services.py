@@ -6,16 +6,24 @@ order is already in is a no-op (`changed` is False: a double click, a redelivery
 the table does not allow raises `TransitionNotAllowed`. Each returns `(order, changed)`.
 """
 
+from contextlib import contextmanager, nullcontext
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from orders import statements
-from orders.errors import ItemMarkRefused, ItemNotFound, OrderNotFound, RecallExpired, TransitionNotAllowed
+from orders.errors import (
+    DuplicateRequest,
+    ItemMarkRefused,
+    ItemNotFound,
+    OrderNotFound,
+    RecallExpired,
+    TransitionNotAllowed,
+)
 from orders.messages import order_message, order_routing_key, status_update_message
-from orders.models import TRANSITIONS, Order, OrderItem, OrderStatus, OrderStatusLog
+from orders.models import IDEMPOTENCY_KEY_CONSTRAINT, TRANSITIONS, Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.statements import Increment
 from orders.timing import preparation_time
 from orders.validation import OrderInput
@@ -34,13 +42,21 @@ def format_order_number(day: date, sequence: int) -> str:
     return f"ORD_{day:%Y%m%d}_{sequence:03d}"
 
 
-def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE, rate_count: RateCount | None = None) -> Order:
+def order_create(
+    *,
+    data: OrderInput,
+    changed_by: str = ORDER_SERVICE,
+    rate_count: RateCount | None = None,
+    idempotency_key: str | None = None,
+) -> Order:
     """Write a validated order, its items, its `received` log row and its order message, at once:
     one statement (`statements.insert_order`), so one database round trip and, outside a
     transaction, its own atomic commit. The number comes from the day's counter (gap-free).
 
     With `rate_count` (POST /orders' rate limit, restaurant/throttling.py) the statement counts the
-    request too, and writes nothing when that count is over the limit: RateLimitExceeded."""
+    request too, and writes nothing when that count is over the limit: RateLimitExceeded. With an
+    `idempotency_key` an earlier order made with the same key writes nothing: DuplicateRequest (the
+    key is unique in the table, so two requests racing with one key make one order)."""
     now = timezone.now()
     order = Order(
         customer_name=data.customer_name,
@@ -50,6 +66,9 @@ def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE, rate_coun
         total_amount=data.total_amount,
         priority=data.priority,
         notes=data.notes,
+        contact_phone=data.contact_phone,
+        contact_email=data.contact_email,
+        idempotency_key=idempotency_key,
         status=OrderStatus.RECEIVED,
         created_at=now,
         updated_at=now,
@@ -67,25 +86,43 @@ def order_create(*, data: OrderInput, changed_by: str = ORDER_SERVICE, rate_coun
         )
         for item in data.items
     ]
-    written = statements.insert_order(
-        order,
-        items,
-        OrderStatusLog(status=OrderStatus.RECEIVED, changed_by=changed_by, changed_at=now),
-        outbox_row(
-            exchange=ORDERS_EXCHANGE,
-            routing_key=order_routing_key(order.order_type, order.priority),
-            priority=order.priority,
-            created_at=now,
-        ),
-        message=order_message,
-        number_prefix=format_order_number(now.date(), 0)[:-3],
-        rate_count=rate_count,
-    )
+    with _refusing_a_repeated_key(idempotency_key):
+        written = statements.insert_order(
+            order,
+            items,
+            OrderStatusLog(status=OrderStatus.RECEIVED, changed_by=changed_by, changed_at=now),
+            outbox_row(
+                exchange=ORDERS_EXCHANGE,
+                routing_key=order_routing_key(order.order_type, order.priority),
+                priority=order.priority,
+                created_at=now,
+            ),
+            message=order_message,
+            number_prefix=format_order_number(now.date(), 0)[:-3],
+            rate_count=rate_count,
+        )
     if not written:
         raise RateLimitExceeded(rate_count)
     details = {"order_number": order.number, "total_amount": order.total_amount, "priority": order.priority}
     transaction.on_commit(lambda: log.info("order_received", f"Order {order.number} received", details=details))
     return order
+
+
+@contextmanager
+def _refusing_a_repeated_key(key: str | None):
+    """The insert's unique violation on the idempotency key, as DuplicateRequest. Inside a caller's
+    transaction the insert gets a savepoint, so the transaction survives the refusal; outside one the
+    statement is its own transaction and needs none (no extra round trip on the hot path)."""
+    if key is None:
+        yield
+        return
+    try:
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            yield
+    except IntegrityError as exc:
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != IDEMPOTENCY_KEY_CONSTRAINT:
+            raise
+        raise DuplicateRequest(Order.objects.values_list("number", flat=True).get(idempotency_key=key)) from None
 
 
 class StatusChange(NamedTuple):

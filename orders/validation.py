@@ -14,8 +14,10 @@ from typing import Any
 from django.conf import settings
 
 from menu.pricing import PricedItem, Problem, price_menu_items
+from orders.contact import phone_e164
 from orders.models import OrderType
 from orders.rules import CENT, ITEM_RULES, MENU_ITEM_RULES, ORDER_RULES, FieldRule, Kind, clean_text
+from orders.selectors import table_key_matches
 from restaurant.api import ApplicationError
 
 
@@ -56,6 +58,8 @@ class OrderInput:
     table_number: int | None = None
     delivery_address: str | None = None
     notes: str = ""
+    contact_phone: str = ""  # E.164
+    contact_email: str = ""
 
     @property
     def total_amount(self) -> Decimal:
@@ -105,6 +109,9 @@ def _value_error(rule: FieldRule, value: Any) -> str | None:
             return "must be an array"
         if not rule.min <= len(value) <= rule.max:
             return rule.out_of_range
+    elif rule.kind is Kind.OBJECT:
+        if not isinstance(value, dict):
+            return "must be an object"
     elif rule.kind is Kind.CODES:
         if not isinstance(value, list) or not all(isinstance(code, str) and code for code in value):
             return "must be an array of option codes"
@@ -130,6 +137,12 @@ def _check_fields(
                 errors[name] = [f"is allowed only for {rule.only_for} orders"]
         elif rule.name not in data or (rule.only_for is not None and value is None):
             errors[name] = [f"is required for {rule.only_for} orders" if rule.only_for else "is required"]
+        elif rule.kind is Kind.OBJECT and isinstance(value, dict):
+            # Its fields first (`contact.phone`), then the object's own rule.
+            before = len(errors)
+            _check_fields(rule.fields, value, errors, f"{name}.")
+            if len(errors) == before and rule.check and (message := rule.check(value)):
+                errors[name] = [message]
         elif message := _value_error(rule, value):
             errors[name] = [message]
         elif rule.kind is Kind.LIST:
@@ -159,7 +172,10 @@ def validate_order(data: Any) -> OrderInput:
     _check_fields(ORDER_RULES, data, errors, order_type=order_type)
     if errors:
         raise OrderInvalid(errors)
+    if data.get("table_key") is not None and not table_key_matches(data["table_number"], data["table_key"]):
+        raise OrderInvalid({"table_key": ["is not this table's current code: scan the QR code on the table again"]})
     items = _priced_items(data["items"])
+    contact = data.get("contact") or {}
     return OrderInput(
         customer_name=clean_text(data["customer_name"]),
         order_type=order_type,
@@ -167,6 +183,8 @@ def validate_order(data: Any) -> OrderInput:
         table_number=data["table_number"] if order_type == OrderType.DINE_IN else None,
         delivery_address=clean_text(data["delivery_address"]) if order_type == OrderType.DELIVERY else None,
         notes=clean_text(data.get("notes") or ""),
+        contact_phone=phone_e164(contact["phone"]) if contact.get("phone") else "",
+        contact_email=clean_text(contact.get("email") or ""),
     )
 
 

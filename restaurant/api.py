@@ -21,11 +21,14 @@ DATABASE_RETRY_AFTER = 2
 
 
 class ApplicationError(Exception):
-    def __init__(self, *, code: str, errors: dict[str, list[str]], status_code: int = 400) -> None:
+    def __init__(
+        self, *, code: str, errors: dict[str, list[str]], status_code: int = 400, extra: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(code)
         self.code = code
         self.errors = errors
         self.status_code = status_code
+        self.extra = extra or {}  # more fields of the body, beside code and errors (`order_number`)
 
 
 def error_body(code: str, errors: dict[str, list[str]]) -> dict[str, Any]:
@@ -50,7 +53,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     headers: dict[str, str] = {}
     if isinstance(exc, ApplicationError):
         log.info("validation_failed", "Request rejected", details={"code": exc.code, "errors": exc.errors})
-        return Response(error_body(exc.code, exc.errors), status=exc.status_code)
+        return Response(error_body(exc.code, exc.errors) | exc.extra, status=exc.status_code)
     if isinstance(exc, DATABASE_DOWN_ERRORS):
         return database_unavailable_response(exc, Response)
     if isinstance(exc, DatabaseError):

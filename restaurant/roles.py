@@ -42,6 +42,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "orders.complete_order",
         "orders.view_orderitem",
         "orders.view_orderstatuslog",
+        "orders.view_table",
         "kitchen.view_worker",
         # The menu to answer the phone with; and they 86 what the pass tells them is out (the kitchen
         # is busy cooking), but prices and the catalog stay the Manager's.

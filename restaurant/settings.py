@@ -100,6 +100,36 @@ STAFF_RATE_LIMIT = _rate("STAFF_RATE_LIMIT", "600/min")
 DISPLAY_URL = _read("DISPLAY_URL", env.str, default="http://localhost:8500").strip().rstrip("/")
 if DISPLAY_URL and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", DISPLAY_URL):
     raise ImproperlyConfigured(f"DISPLAY_URL: expected an http(s) URL or nothing, got {DISPLAY_URL!r}")
+# The guests' side (README "Guests order from their phones"). Where guests open the ordering and
+# tracking pages (the display process): the tables' QR codes and the notifications' track links
+# point here. Empty: DISPLAY_URL.
+PUBLIC_BASE_URL = _read("PUBLIC_BASE_URL", env.str, default="").strip().rstrip("/") or DISPLAY_URL
+if PUBLIC_BASE_URL and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", PUBLIC_BASE_URL):
+    raise ImproperlyConfigured(f"PUBLIC_BASE_URL: expected an http(s) URL, got {PUBLIC_BASE_URL!r}")
+RESTAURANT_NAME = _read("RESTAURANT_NAME", env.str, default="Our restaurant").strip()
+# A guest's phone number without a leading + is read as a number of this country (ISO 3166, e.g. IT).
+PHONE_REGION = _read("PHONE_REGION", env.str, default="").strip().upper()
+# The customer notifier (notifications/): email through Django's backend (EMAIL_URL, read by
+# django-environ: smtp://user:password@host:587 with ?tls=true, consolemail://, filemail:///path),
+# SMS through SMS_BACKEND: console (prints), file (a JSON line per message in SMS_FILE_PATH) or
+# twilio (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM; TWILIO_API_URL for a stand-in).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = _read("DEFAULT_FROM_EMAIL", env.str, default="orders@localhost")
+SMS_BACKEND = _read("SMS_BACKEND", env.str, default="console").strip().lower()
+if SMS_BACKEND not in {"console", "file", "twilio"}:
+    raise ImproperlyConfigured(f"SMS_BACKEND: expected console, file or twilio, got {SMS_BACKEND!r}")
+SMS_FILE_PATH = _read("SMS_FILE_PATH", env.str, default="sms.jsonl")
+TWILIO_ACCOUNT_SID = _read("TWILIO_ACCOUNT_SID", env.str, default="")
+TWILIO_AUTH_TOKEN = _read("TWILIO_AUTH_TOKEN", env.str, default="")
+TWILIO_FROM = _read("TWILIO_FROM", env.str, default="")
+TWILIO_API_URL = _read("TWILIO_API_URL", env.str, default="https://api.twilio.com").rstrip("/")
+if SMS_BACKEND == "twilio" and not (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN and TWILIO_FROM):
+    raise ImproperlyConfigured("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM")
+# A provider's answer is awaited this long (seconds); a failed send is tried again after 2, 4, 8 …
+# seconds (at most NOTIFY_RETRY_MAX_SECONDS), NOTIFY_ATTEMPTS times in all, then marked failed.
+NOTIFY_TIMEOUT_SECONDS = _read("NOTIFY_TIMEOUT_SECONDS", env.float, default=10.0)
+NOTIFY_ATTEMPTS = _read("NOTIFY_ATTEMPTS", env.int, default=6)
+NOTIFY_RETRY_MAX_SECONDS = _read("NOTIFY_RETRY_MAX_SECONDS", env.float, default=300.0)
 # How often the outbox relay polls when no NOTIFY arrives (a fallback, seconds).
 OUTBOX_POLL_INTERVAL = _read("OUTBOX_POLL_INTERVAL", env.float, default=5.0)
 

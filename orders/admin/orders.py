@@ -26,6 +26,8 @@ ORDER_FIELDS = [
     "table_number",
     "delivery_address",
     "notes",
+    "contact_phone",
+    "contact_email",
     "total_amount",
     "priority",
     "processed_by",
@@ -68,7 +70,7 @@ class OrderAdmin(StaffOrderEntry, admin.ModelAdmin):
     ]
     list_filter = ["status", "order_type", "priority", "created_at", "processed_by"]
     date_hierarchy = "created_at"
-    search_fields = ["number", "customer_name"]
+    search_fields = ["number", "customer_name", "=contact_phone", "=contact_email"]
     ordering = ["-created_at", "-id"]
     fields = readonly_fields = ORDER_FIELDS
     inlines = [OrderItemInline, OrderStatusLogInline]

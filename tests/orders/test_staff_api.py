@@ -40,6 +40,8 @@ SUMMARY_FIELDS = {
     "customer_name",
     "table_number",
     "delivery_address",
+    "contact_phone",
+    "contact_email",
     "total_amount",
     "priority",
     "created_at",
@@ -96,6 +98,7 @@ def test_a_list_entry_has_the_summary_fields_as_json_types(manager, prefix):
     assert entry["order_number"] == order.number
     assert (entry["status"], entry["order_type"], entry["table_number"]) == ("cooking", "dine_in", 12)
     assert (entry["customer_name"], entry["delivery_address"]) == ("Jane Doe", None)
+    assert (entry["contact_phone"], entry["contact_email"]) == ("", "")
     assert entry["total_amount"] == 40.48 and isinstance(entry["total_amount"], float)
     assert (entry["priority"], entry["item_count"], entry["processed_by"]) == (1, 3, "chef_mario")
     for field in ("created_at", "updated_at", "estimated_completion"):
