@@ -15,7 +15,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import pika
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.utils import timezone
 from pika.exceptions import AMQPError
@@ -78,6 +77,7 @@ class KitchenWorker(QueueConsumer):
     log = log
     global_qos = True  # the prefetch limit is for the whole worker, across its queues
     process_errors = (TakenOver,)
+    dead_letter_action = "order_dead_lettered"
 
     def __init__(self, config: WorkerConfig, *, stop: StopFlag) -> None:
         super().__init__(stop=stop, prefetch=config.prefetch)
@@ -88,6 +88,10 @@ class KitchenWorker(QueueConsumer):
         self.retry_backoff = Backoff()
         self.failures: dict[str, int] = {}
         self.next_heartbeat = 0.0
+
+    @property
+    def dead_lettered_by(self) -> str:
+        return self.config.name
 
     @property
     def client_name(self) -> str:
@@ -281,38 +285,6 @@ class KitchenWorker(QueueConsumer):
         if not self.connected:
             raise BrokerLost("connection lost during back-off")
         self.channel.basic_nack(delivery.method.delivery_tag, requeue=True)
-
-    def dead_letter(self, delivery: Delivery, reason: str) -> None:
-        """Move a message to the dead-letter queue with the reason, then ack it. Published here, not
-        through the outbox: it moves a broker message, and must work while the database is down."""
-        if not self.connected:
-            raise BrokerLost("connection lost before dead-lettering")
-        props = delivery.properties
-        headers = dict(props.headers or {})
-        headers.update(
-            {
-                "x-dead-letter-reason": reason,
-                "x-original-exchange": delivery.method.exchange,
-                "x-original-routing-key": delivery.method.routing_key,
-                "x-dead-lettered-by": self.config.name,
-                "x-dead-lettered-at": timezone.now().isoformat(),
-            }
-        )
-        self.channel.basic_publish(
-            "",
-            broker.DEAD_LETTER_QUEUE,
-            delivery.body,
-            pika.BasicProperties(
-                content_type=props.content_type,
-                delivery_mode=pika.DeliveryMode.Persistent,
-                headers=headers,
-                message_id=props.message_id,
-                priority=props.priority,
-            ),
-            mandatory=True,
-        )
-        self.channel.basic_ack(delivery.method.delivery_tag)
-        log.error("order_dead_lettered", f"Message dead-lettered: {reason}", details={"reason": reason})
 
 
 def _failure_key(delivery: Delivery) -> str:

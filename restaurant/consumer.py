@@ -16,6 +16,7 @@ retried (an operator must act) and ends the loop with TopologyMismatch.
 """
 
 from collections import deque
+from datetime import UTC, datetime
 
 import pika
 from pika.exceptions import AMQPError
@@ -112,6 +113,7 @@ class QueueConsumer(ReconnectingLoop):
     # besides the transient ones and TopologyMismatch; any other exception is `handle_failed`'s.
     process_errors: tuple[type[Exception], ...] = ()
     global_qos = False  # True: `prefetch` counts across all our queues, not per queue
+    dead_letter_action = "message_dead_lettered"  # the log line of `dead_letter`
 
     def __init__(self, *, stop: StopFlag, prefetch: int) -> None:
         super().__init__(stop=stop)
@@ -161,6 +163,43 @@ class QueueConsumer(ReconnectingLoop):
         if not self.connected:
             raise BrokerLost("connection lost while handling a message")  # the broker redelivers it
         self.channel.basic_reject(delivery.method.delivery_tag, requeue=False)
+
+    def dead_letter(self, delivery: Delivery, reason: str) -> None:
+        """Move a message to the dead-letter queue with the reason, then ack it. Published here, not
+        through the outbox: it moves a broker message, and must work while the database is down."""
+        if not self.connected:
+            raise BrokerLost("connection lost before dead-lettering")
+        props = delivery.properties
+        headers = dict(props.headers or {})
+        headers.update(
+            {
+                "x-dead-letter-reason": reason,
+                "x-original-exchange": delivery.method.exchange,
+                "x-original-routing-key": delivery.method.routing_key,
+                "x-dead-lettered-by": self.dead_lettered_by,
+                "x-dead-lettered-at": datetime.now(UTC).isoformat(),
+            }
+        )
+        self.channel.basic_publish(
+            "",
+            broker.DEAD_LETTER_QUEUE,
+            delivery.body,
+            pika.BasicProperties(
+                content_type=props.content_type,
+                delivery_mode=pika.DeliveryMode.Persistent,
+                headers=headers,
+                message_id=props.message_id,
+                priority=props.priority,
+            ),
+            mandatory=True,
+        )
+        self.channel.basic_ack(delivery.method.delivery_tag)
+        self.log.error(self.dead_letter_action, f"Message dead-lettered: {reason}", details={"reason": reason})
+
+    @property
+    def dead_lettered_by(self) -> str:
+        """Who a dead letter's `x-dead-lettered-by` names."""
+        return self.client_name
 
     def on_stopped(self) -> None:
         """Called at shutdown once the connection is closed, before `graceful_shutdown` is logged."""

@@ -43,6 +43,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "orders.view_orderitem",
         "orders.view_orderstatuslog",
         "orders.view_table",
+        "notifications.view_customernotification",
         "kitchen.view_worker",
         # The menu to answer the phone with; and they 86 what the pass tells them is out (the kitchen
         # is busy cooking), but prices and the catalog stay the Manager's.
@@ -53,7 +54,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "menu.view_modifieroption",
         "menu.set_availability",
     ),
-    MANAGER: ("orders.*", "kitchen.*", "restaurant.*", "menu.*"),
+    MANAGER: ("orders.*", "kitchen.*", "restaurant.*", "menu.*", "notifications.*"),
 }
 
 
