@@ -18,7 +18,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from notifications.models import Channel, Event
 from notifications.services import ensure_templates, notifications_record, notifications_send_due
-from orders.messages import EVERY_ORDER_MESSAGE
+from orders.messages import order_binding_key
+from orders.models import OrderType
 from restaurant import broker
 from restaurant.broker import Delivery
 from restaurant.consumer import BrokerLost, QueueConsumer
@@ -115,7 +116,10 @@ class CustomerNotifier(QueueConsumer):
             broker.declare_topology(self.channel)  # the exchanges and the dead-letter queue
             self.channel.queue_declare(QUEUE, durable=True)
             self.channel.queue_bind(QUEUE, broker.NOTIFICATIONS_EXCHANGE)
-            self.channel.queue_bind(QUEUE, broker.ORDERS_EXCHANGE, routing_key=EVERY_ORDER_MESSAGE)
+            # The order messages of each order type, as the kitchen's queues take them: a message no
+            # kitchen queue takes (an unknown type) stays unroutable, as the relay and replay expect.
+            for order_type in OrderType.values:
+                self.channel.queue_bind(QUEUE, broker.ORDERS_EXCHANGE, routing_key=order_binding_key(order_type))
 
     def queues(self) -> list[str]:
         return [QUEUE]

@@ -19,6 +19,7 @@ import requests
 from django.db import connection
 
 from kitchen.topology import kitchen_queue
+from notifications.customer import QUEUE as CUSTOMER_NOTIFICATIONS_QUEUE
 from orders.models import OrderType
 from restaurant import broker
 from tests import settings as test_settings
@@ -83,6 +84,7 @@ def amqp_channel(rabbitmq_vhost):
     for order_type in OrderType.values:
         channel.queue_delete(kitchen_queue(order_type))
     channel.queue_delete(broker.DEAD_LETTER_QUEUE)
+    channel.queue_delete(CUSTOMER_NOTIFICATIONS_QUEUE)  # bound to the order messages when an earlier test made it
     broker.declare_topology(channel)
     yield channel
     if conn.is_open:

@@ -29,7 +29,8 @@ def sms_file(tmp_path):
 
 @pytest.fixture
 def start_notifier(processes, amqp_channel, sms_file, tmp_path):
-    amqp_channel.queue_delete(QUEUE)  # a queue of an earlier test on this vhost
+    """`start_notifier()`: run_customer_notifier with the file SMS backend and emails in files, returned
+    once it consumes; its queue (which the amqp_channel fixture empties) is deleted at teardown."""
     counter = iter(range(1, 100))
 
     def start():
@@ -44,7 +45,8 @@ def start_notifier(processes, amqp_channel, sms_file, tmp_path):
         process.wait_for_action("broker_connected", timeout=30)
         return process
 
-    return start
+    yield start
+    amqp_channel.queue_delete(QUEUE)
 
 
 def texts(sms_file) -> list[tuple[str, str]]:
