@@ -119,7 +119,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",  # the staff order API's tokens (orders/apis.py)
+    "knox",  # the staff order API's tokens, stored hashed (orders/tokens.py)
     "axes",  # failed logins counted, a username locked out from an address (restaurant/logins.py)
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, so /api/docs/ works without a CDN
@@ -247,6 +247,9 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": TRUSTED_PROXIES,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+# The staff order API's tokens (orders/tokens.py): no expiry unless one is given, sent as `Token <key>`.
+REST_KNOX = {"TOKEN_TTL": None, "AUTH_HEADER_PREFIX": "Token"}
 
 # OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/ (restaurant/openapi.py holds the shared parts).
 SPECTACULAR_SETTINGS = {
