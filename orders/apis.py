@@ -5,8 +5,9 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_serializer,
 )
+from knox.auth import TokenAuthentication
 from rest_framework import serializers, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -67,7 +68,8 @@ class IsOrderStaff(BasePermission):
 
 
 class StaffApi(APIView):
-    """A staff login, by token (apps) or session (the browser), and the `staff` throttle."""
+    """A staff login, by token (apps: orders/tokens.py, knox's, stored hashed) or session (the browser),
+    and the `staff` throttle."""
 
     # Token first: DRF answers 401 with the first authenticator's WWW-Authenticate header, and a
     # session has none (DRF would answer 403 for a missing login).
@@ -80,8 +82,8 @@ STAFF_RESPONSES = {401: NOT_AUTHENTICATED, 403: FORBIDDEN, 429: THROTTLED, 503: 
 STAFF_PARAMETERS = [WWW_AUTHENTICATE, retry_after_header(429, 503)]
 STAFF_DESCRIPTION = (
     "For staff: a session (the back office login) or `Authorization: Token <key>` (a token made in the admin "
-    "or by `manage.py create_api_token USER`) of an active user in the Manager, Front of house or Kitchen "
-    "role, or a superuser. Limited by `STAFF_RATE_LIMIT` per user."
+    "or by `manage.py create_api_token USER`, its key shown once, unexpired) of an active user in the Manager, "
+    "Front of house or Kitchen role, or a superuser. Limited by `STAFF_RATE_LIMIT` per user."
 )
 
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from knox.models import AuthToken
 
 
 class OrderType(models.TextChoices):
@@ -202,3 +203,17 @@ class Table(models.Model):
         if not self.key:
             self.key = new_table_key()
         super().save(*args, **kwargs)
+
+
+class ApiToken(AuthToken):
+    """A token of the staff order API (orders/tokens.py), as the back office lists it under Orders: knox's
+    own row (its key hashed), no permissions of its own (a role decides: orders/admin/tokens.py)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "API token"
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        # knox's names the digest: the back office shows the key's first characters only.
+        return f"{self.token_key}… of {self.user}"

@@ -7,7 +7,9 @@ the display process with `admin.site.register_screen`. This module registers not
 site class is imported while the default site is being built.
 
 The back office asks for permissions, as Django's admin does; which role holds which is
-restaurant/roles.py's `ROLE_PERMISSIONS`.
+restaurant/roles.py's `ROLE_PERMISSIONS`. Who may log in is restaurant/roles.py's too: an active person
+in a role (`STAFF_ROLES`), or an active account with Django's "Staff status" (a superuser's, or one an
+operator gave permissions of its own). A role is all a person needs: nothing asks for the tick.
 """
 
 from collections.abc import Callable
@@ -16,18 +18,37 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
-from restaurant.roles import has_role
+from restaurant.roles import STAFF_ROLES, has_role
 
 # The back office starts at seeing orders: a staff account of the Kitchen role (the kitchen display's
 # users) holds no such permission, so the admin refuses it like a non-staff account, but for the one
 # app a permission it holds may let it into (`RestaurantAdminSite.admit`).
 BACK_OFFICE_PERMISSION = "orders.view_order"
 ACCOUNT_PAGES = ("logout", "password_change", "password_change_done")
+
+
+def may_log_in(user) -> bool:
+    """An active account in a role, or with Django's "Staff status" (see the module's docstring)."""
+    return user.is_active and (user.is_staff or has_role(user, *STAFF_ROLES))
+
+
+class StaffAuthenticationForm(AdminAuthenticationForm):
+    """The back office's login (the kitchen screens send their users to it too): `may_log_in`, where
+    Django's asks for "Staff status". A login refused is told as Django's tells it, whatever the reason."""
+
+    def confirm_login_allowed(self, user) -> None:
+        if not may_log_in(user):
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,7 @@ class RestaurantAdminSite(admin.AdminSite):
     site_title = "Restaurant back office"
     index_title = "Orders, kitchen and messaging"
     index_template = "admin/restaurant/index.html"
+    login_form = StaffAuthenticationForm
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -85,14 +107,14 @@ class RestaurantAdminSite(admin.AdminSite):
         return super().index(request, {"screens": screens, **(extra_context or {})})
 
     def admit(self, permission: str) -> None:
-        """Let a staff user who holds `permission` ("app_label.codename") but not the back office's into
+        """Let a user who may log in and holds `permission` ("app_label.codename") but not the back office's into
         the pages of that permission's app (/admin/<app_label>/...) and their own account's, nothing
         else: what they see and do there is up to that app's ModelAdmins."""
         self._app_permissions.append(permission)
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
-        if not (user.is_active and user.is_staff):
+        if not may_log_in(user):
             return False
         if user.has_perm(BACK_OFFICE_PERMISSION):
             return True

@@ -6,6 +6,9 @@ class RestaurantConfig(AppConfig):
     name = "restaurant"
     verbose_name = "Infrastructure"
 
+    def ready(self) -> None:
+        from restaurant import logins  # noqa: F401 (connects the lockout's log line)
+
 
 class RestaurantAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with our site (restaurant/admin_site.py) as the default one; named in

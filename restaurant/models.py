@@ -1,3 +1,4 @@
+from django.contrib.auth.models import User
 from django.db import models
 
 
@@ -49,3 +50,16 @@ class ThrottleCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.client}={self.hits}"
+
+
+class StaffAccount(User):
+    """A person's login as a Manager sees it in the back office (restaurant/admin.py): a username, a
+    name, a password, a role (restaurant/roles.py), active or not; never a superuser, never permissions
+    of its own. A proxy of Django's user, so its permissions are its own (restaurant.add_staffaccount,
+    change, view; there is no deleting a login that has cooked orders: it is deactivated) and
+    Django's own user admin stays the superusers'."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "staff account"
+        default_permissions = ("add", "change", "view")

@@ -63,8 +63,8 @@ DATABASE_DOWN = OpenApiResponse(
 
 # The staff API's refusals, as DRF's authentication and permission checks raise them.
 NOT_AUTHENTICATED = error_response(
-    "No staff login: no session and no `Authorization: Token …` header, or a token that is unknown or whose "
-    "user is inactive. `WWW-Authenticate: Token` says how to log in.",
+    "No staff login: no session and no `Authorization: Token …` header, or a token that is unknown, expired "
+    "or whose user is inactive. `WWW-Authenticate: Token` says how to log in.",
     "not_authenticated",
     {"detail": ["Authentication credentials were not provided."]},
 )

@@ -1,15 +1,17 @@
 """Staff roles (SPEC §7) as Django groups: who may do what, in one place.
 
 Two questions are asked of a user, both answered from here:
-- "is this user in a role?" (`has_role`): the staff order API (orders/apis.py), the kitchen and expo
-  pages and sockets (kitchen/views.py, kitchen/consumers.py) and the API tokens' admin
+- "is this user in a role?" (`has_role`): the back office's login (restaurant/admin_site.py: a role is
+  all a person needs, no "Staff status" tick), the staff order API (orders/apis.py), the kitchen and
+  expo pages and sockets (kitchen/views.py, kitchen/consumers.py) and the API tokens' admin
   (orders/admin/tokens.py) let in the roles named below, and an active superuser;
 - "does this user hold a permission?" (Django's `user.has_perm`): the back office (restaurant/admin_site.py
   and every app's admin) checks the permissions a role is given here (`ROLE_PERMISSIONS`).
 
-The groups are made by data migrations (orders 0003, menu 0004, orders 0006, each granting the
-permissions of its day) and topped up by `create_demo_staff` through `ensure_roles`, which only adds: a
-permission an operator gave a group by hand is left alone.
+The groups are made by data migrations (orders 0003, menu 0004, orders 0006, restaurant 0004, each
+granting the permissions of its day) and topped up by `create_demo_staff` through `ensure_roles`, which
+only adds: a permission an operator gave a group by hand is left alone. A Manager puts a person in a
+role in the back office (restaurant/admin.py: staff accounts), through `user_set_role`.
 """
 
 from django.apps import apps
@@ -25,6 +27,7 @@ FRONT_OF_HOUSE = "Front of house"
 MANAGER = "Manager"
 
 # Who may pass each door that asks for a role (an active superuser passes them all).
+STAFF_ROLES = (MANAGER, FRONT_OF_HOUSE, KITCHEN)  # the login: a person in any role may log in
 KITCHEN_STAFF = (KITCHEN, MANAGER)  # the kitchen display, and every action taken from a kitchen screen
 EXPO_WATCHERS = (KITCHEN, MANAGER, FRONT_OF_HOUSE)  # the expo screen (Front of house watches only)
 ORDER_STAFF = (MANAGER, FRONT_OF_HOUSE, KITCHEN)  # the staff order API: GET /orders, GET /orders/{number}
@@ -54,6 +57,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "menu.view_modifieroption",
         "menu.set_availability",
     ),
+    # restaurant.* holds the staff accounts (restaurant.StaffAccount: add, change, view; no delete): a
+    # Manager creates a person's login, deactivates it and sets its role, and nothing more of it.
     MANAGER: ("orders.*", "kitchen.*", "restaurant.*", "menu.*", "notifications.*"),
 }
 
@@ -82,6 +87,20 @@ def session_has_role(session_key: str | None, user, *roles: str) -> bool:
     if session is None or session.get_decoded().get(SESSION_KEY) != str(user.pk):
         return False
     return has_role_now(user, *roles)
+
+
+def role_of(user) -> str | None:
+    """The role the user is in (the first of STAFF_ROLES, should an operator have put them in two)."""
+    names = {group.name for group in user.groups.all()}
+    return next((role for role in STAFF_ROLES if role in names), None)
+
+
+def user_set_role(*, user, role: str) -> None:
+    """Put `user` in `role`'s group and out of every other role's, leaving any other group as it is."""
+    if role not in STAFF_ROLES:
+        raise ValueError(f"no role {role!r}")
+    user.groups.remove(*Group.objects.filter(name__in=STAFF_ROLES).exclude(name=role))
+    user.groups.add(Group.objects.get(name=role))
 
 
 def ensure_roles() -> None:

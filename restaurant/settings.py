@@ -5,6 +5,7 @@ A bad value stops start-up with a message naming the variable.
 
 import re
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -132,6 +133,12 @@ NOTIFY_ATTEMPTS = _read("NOTIFY_ATTEMPTS", env.int, default=6)
 NOTIFY_RETRY_MAX_SECONDS = _read("NOTIFY_RETRY_MAX_SECONDS", env.float, default=300.0)
 # How often the outbox relay polls when no NOTIFY arrives (a fallback, seconds).
 OUTBOX_POLL_INTERVAL = _read("OUTBOX_POLL_INTERVAL", env.float, default=5.0)
+# Logins (restaurant/logins.py): a username is locked out from one client address after this many
+# failed logins in a row, for this many minutes (every failure during the lockout starts it again).
+LOGIN_FAILURE_LIMIT = _read("LOGIN_FAILURE_LIMIT", env.int, default=5)
+LOGIN_LOCKOUT_MINUTES = _read("LOGIN_LOCKOUT_MINUTES", env.int, default=15)
+if LOGIN_FAILURE_LIMIT < 1 or LOGIN_LOCKOUT_MINUTES < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_MINUTES: must be >= 1")
 
 INSTALLED_APPS = [
     "daphne",
@@ -142,7 +149,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",  # the staff order API's tokens (orders/apis.py)
+    "knox",  # the staff order API's tokens, stored hashed (orders/tokens.py)
+    "axes",  # failed logins counted, a username locked out from an address (restaurant/logins.py)
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, so /api/docs/ works without a CDN
     "channels",
@@ -166,6 +174,26 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as its documentation asks: turns a login refused for a lockout into the lockout's answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+# Axes' backend first: it refuses a locked-out username and address before a password is checked.
+# (Having no get_user, it is not the backend that Client.force_login picks.)
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # "in a row": a login that succeeds forgets the failures before it
+AXES_CLIENT_IP_CALLABLE = "restaurant.throttling.client_address"  # TRUSTED_PROXIES, as the rate limits
+AXES_LOCKOUT_CALLABLE = "restaurant.logins.lockout_response"  # 429 with Retry-After
+# Django's four standard rules, for every password a person sets: the back office's forms (a staff
+# account's, a password change) and `manage.py changepassword`.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 ROOT_URLCONF = "restaurant.urls"
@@ -250,6 +278,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
+# The staff order API's tokens (orders/tokens.py): no expiry unless one is given, sent as `Token <key>`.
+REST_KNOX = {"TOKEN_TTL": None, "AUTH_HEADER_PREFIX": "Token"}
+
 # OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/ (restaurant/openapi.py holds the shared parts).
 SPECTACULAR_SETTINGS = {
     "TITLE": "Restaurant order system",
@@ -295,5 +326,8 @@ LOGGING = {
         "django.server": {"level": "ERROR"},
         # pika reports each failed connection attempt at length; our own line says it once.
         "pika": {"level": "CRITICAL"},
+        # Axes' failures and lockouts (username and address masked); the lockout's own line, with
+        # both, is restaurant/logins.py's `login_locked_out`.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -2,8 +2,8 @@
 statement per request.
 
 A view names its scope (`throttle_scope = "orders"`); REST_FRAMEWORK's DEFAULT_THROTTLE_RATES gives
-each scope a rate like `120/min`, or None ("off"). The client is its IP as DRF tells it
-(`NUM_PROXIES`), or a logged-in user's account.
+each scope a rate like `120/min`, or None ("off"). The client is its address (`client_address`, the
+one rule for every limit, the login lockout's included), or a logged-in user's account.
 
 Each (scope, client) has one row of `throttle_counter`: a fixed window that opens with the client's
 first request and lasts the rate's period. The statement runs in autocommit, before the view: the
@@ -18,8 +18,10 @@ than an unthrottled one; a request that ends before that write (refused input) i
 import random
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
+from django.http import HttpRequest
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -39,6 +41,19 @@ ON CONFLICT (scope, client) DO UPDATE SET
 RETURNING hits, extract(epoch FROM expires_at - statement_timestamp())::float8 AS seconds_left
 """
 PURGE = "DELETE FROM throttle_counter WHERE expires_at <= statement_timestamp()"
+
+
+def client_address(request: HttpRequest | Request) -> str | None:
+    """The client's IP address: REMOTE_ADDR, or behind TRUSTED_PROXIES=N proxies the address the
+    outermost of them saw, N entries from the end of X-Forwarded-For (what DRF's NUM_PROXIES reads).
+    Entries a client wrote into the header itself come before those and are never read. The rate
+    limits and the login lockout (settings.AXES_CLIENT_IP_CALLABLE) both count by it."""
+    remote = request.META.get("REMOTE_ADDR")
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    if not settings.TRUSTED_PROXIES or not forwarded:
+        return remote
+    hops = forwarded.split(",")
+    return hops[-min(settings.TRUSTED_PROXIES, len(hops))].strip()
 
 
 def parse_rate(rate: str | None) -> tuple[int, int] | None:
@@ -120,7 +135,7 @@ class DatabaseRateThrottle(BaseThrottle):
         limit, period = rate
         user = request.user
         # A server may give no client address (an ASGI scope without `client`): those share one budget.
-        client = f"user:{user.pk}" if user and user.is_authenticated else self.get_ident(request) or ""
+        client = f"user:{user.pk}" if user and user.is_authenticated else client_address(request) or ""
         self.count = RateCount(scope=scope, client=client, limit=limit, period=period)
         if getattr(view, "counted_in_the_write", False):
             request.rate_count = self.count  # the view's write statement counts it

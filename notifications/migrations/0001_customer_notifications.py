@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('orders', '0009_guest_contact_and_tables'),
+        ('orders', '0010_guest_contact_and_tables'),
     ]
 
     operations = [

@@ -12,7 +12,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from kitchen.services import worker_register
@@ -367,11 +367,12 @@ def test_create_demo_staff_prints_a_fresh_login_once_and_leaves_it_alone_after()
     match = re.search(r"username (\S+)\s+password (\S+)", first.getvalue())
     assert match, first.getvalue()
     username, password = match.groups()
-    user = authenticate(username=username, password=password)
+    login = RequestFactory().post("/admin/login/")  # axes' backend asks for the request a login comes with
+    user = authenticate(login, username=username, password=password)
     assert user is not None and user.is_staff and not user.is_superuser
     assert list(user.groups.values_list("name", flat=True)) == [MANAGER]
     assert "already exists" in second.getvalue() and password not in second.getvalue()
-    assert authenticate(username=username, password=password) is not None  # not reset
+    assert authenticate(login, username=username, password=password) is not None  # not reset
     assert get_user_model().objects.count() == 1
     client = Client()
     client.force_login(user)

@@ -1,21 +1,28 @@
 """The staff order API (issue 9): `GET /orders` (filters, newest first, pages with `next`/`previous`)
 and `GET /orders/{number}` (items and history), refused without a staff login (session or token);
-`POST /orders` stays public; `create_api_token`; the token admin for Managers only.
+`POST /orders` stays public; `create_api_token`; the token admin for Managers only; tokens stored
+hashed, shown once, for active staff in a role, with an optional expiry (issue 17 item 8).
 
 In-process (Django's test client, the real PostgreSQL), but for the command's exit code.
 """
 
+import importlib
+import re
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from urllib.parse import urlencode
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 from django.test import Client
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 
-from orders.models import Order, OrderStatus
+from orders.models import ApiToken, Order, OrderStatus
+from orders.tokens import api_token_create
 from restaurant.throttling import DatabaseRateThrottle
 from tests.factories import (
     FRONT_OF_HOUSE,
@@ -25,6 +32,7 @@ from tests.factories import (
     get_json,
     load_test_menu,
     logged_in,
+    messages_of,
     order_payload,
     staff_user,
 )
@@ -58,11 +66,18 @@ ADDRESS = "221B Baker Street, London"
 
 def token_client(role: str | None, username: str | None = None, *, active: bool = True) -> Client:
     """A client that sends `Authorization: Token …` of a new account in `role`."""
-    user = staff_user(role, username)
+    user = staff_user(role or MANAGER, username)
+    key = api_token_create(user=user)  # made while the user may hold one, then changed as asked
+    if role is None:
+        user.groups.clear()
     if not active:
         user.is_active = False
         user.save()
-    return Client(headers={"Authorization": f"Token {Token.objects.create(user=user).key}"})
+    return token_of(key)
+
+
+def token_of(key: str) -> Client:
+    return Client(headers={"Authorization": f"Token {key}"})
 
 
 @pytest.fixture
@@ -464,32 +479,46 @@ def create_api_token(*args: str) -> str:
     return out.getvalue().strip()
 
 
-def test_the_command_prints_the_users_token_and_reset_replaces_it():
-    user = staff_user(KITCHEN, "kim")
+def test_the_command_prints_a_new_key_each_time_and_reset_revokes_the_others():
+    staff_user(KITCHEN, "kim")
 
     key = create_api_token("kim")
     again = create_api_token("kim")
-    assert len(key) == 40 and key == again == Token.objects.get(user=user).key
 
+    assert len(key) == 64 and again != key
+    assert [token_of(k).get("/orders").status_code for k in (key, again)] == [200, 200]
     new = create_api_token("kim", "--reset")
+    assert [token_of(k).get("/orders").status_code for k in (key, again, new)] == [401, 401, 200]
+    assert ApiToken.objects.get().expiry is None
 
-    assert new != key and Token.objects.get(user=user).key == new
-    assert Client(headers={"Authorization": f"Token {new}"}).get("/orders").status_code == 200
-    assert Client(headers={"Authorization": f"Token {key}"}).get("/orders").status_code == 401
+
+def test_the_commands_token_expires_after_the_days_it_is_given():
+    staff_user(KITCHEN, "kim")
+
+    key = create_api_token("kim", "--days", "30")
+
+    expiry = ApiToken.objects.get().expiry
+    assert timedelta(days=30) - timedelta(minutes=1) < expiry - timezone.now() <= timedelta(days=30)
+    assert token_of(key).get("/orders").status_code == 200
 
 
 @pytest.mark.parametrize(
     ("username", "message"),
-    [("nobody", "no user 'nobody'"), ("gone", "user 'gone' is inactive")],
+    [
+        ("nobody", "no user 'nobody'"),
+        ("gone", "user 'gone' is inactive"),
+        ("clerk", "user 'clerk' is in no staff role"),
+    ],
 )
-def test_the_command_refuses_an_unknown_or_inactive_user(username, message):
+def test_the_command_refuses_an_unknown_or_inactive_user_or_one_in_no_role(username, message):
     user = staff_user(MANAGER, "gone")
     user.is_active = False
     user.save()
+    staff_user(None, "clerk")
 
     with pytest.raises(CommandError, match=message):
         create_api_token(username)
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_the_command_exits_1_for_an_unknown_user(service_env):
@@ -504,7 +533,7 @@ def test_the_command_exits_1_for_an_unknown_user(service_env):
 
 # --- tokens in the admin ----------------------------------------------------------------------
 
-TOKENS = "/admin/authtoken/tokenproxy/"
+TOKENS = "/admin/orders/apitoken/"
 
 
 @pytest.mark.parametrize(
@@ -519,11 +548,140 @@ def test_only_managers_and_superusers_see_the_tokens(client_of, status):
     assert client_of().get(TOKENS).status_code == status
 
 
-def test_a_manager_makes_a_token_in_the_admin():
-    cook = staff_user(KITCHEN, "kim")
+def test_knoxs_own_token_admin_is_not_a_way_in():
+    assert logged_in(MANAGER).get("/admin/knox/authtoken/").status_code == 404
 
-    response = logged_in(MANAGER).post(f"{TOKENS}add/", {"user": cook.pk})
+
+def shown_key(response) -> str:
+    """The key in the message that follows a token's making."""
+    [text] = [text for _, text in messages_of(response) if "shown this once" in text]
+    return re.search(r"[0-9a-f]{64}", text).group()
+
+
+def test_a_manager_makes_a_token_whose_key_is_shown_once_and_kept_only_hashed():
+    cook = staff_user(KITCHEN, "kim")
+    manager = logged_in(MANAGER)
+
+    response = manager.post(f"{TOKENS}add/", {"user": cook.pk})
 
     assert response.status_code == 302, response.content
-    key = Token.objects.get(user=cook).key
-    assert Client(headers={"Authorization": f"Token {key}"}).get("/orders").status_code == 200
+    key = shown_key(response)
+    assert token_of(key).get("/orders").status_code == 200
+    token = ApiToken.objects.get(user=cook)
+    assert (token.token_key, token.expiry) == (key[:15], None)
+    assert key not in {token.digest, token.token_key}  # the table holds no key
+    assert manager.get(TOKENS).status_code == 200  # the page the message is shown on
+    listing = manager.get(TOKENS)  # shown once: not on the next page
+    assert f"{key[:15]}…" in listing.text and key not in listing.text
+    detail = manager.get(f"{TOKENS}{token.pk}/change/")
+    assert detail.status_code == 200 and key not in detail.text and "kim" in detail.text
+
+
+def test_a_token_made_with_an_expiry_is_taken_until_then_and_refused_after():
+    cook = staff_user(KITCHEN, "kim")
+    when = timezone.now() + timedelta(days=7)
+
+    response = logged_in(MANAGER).post(
+        f"{TOKENS}add/", {"user": cook.pk, "expiry_0": when.strftime("%Y-%m-%d"), "expiry_1": when.strftime("%H:%M:%S")}
+    )
+
+    key = shown_key(response)
+    assert token_of(key).get("/orders").status_code == 200
+    ApiToken.objects.update(expiry=timezone.now() - timedelta(seconds=1))
+    assert_refused(read(token_of(key), "/orders"), 401, "authentication_failed")
+
+
+def test_an_expiry_in_the_past_is_refused():
+    cook = staff_user(KITCHEN, "kim")
+    past = timezone.now() - timedelta(hours=1)
+
+    response = logged_in(MANAGER).post(
+        f"{TOKENS}add/", {"user": cook.pk, "expiry_0": past.strftime("%Y-%m-%d"), "expiry_1": past.strftime("%H:%M:%S")}
+    )
+
+    assert response.status_code == 200 and "An expiry must be in the future." in response.text
+    assert not ApiToken.objects.exists()
+
+
+def test_a_manager_may_make_tokens_only_for_active_people_in_a_role():
+    staff_user(KITCHEN, "kim"), staff_user(FRONT_OF_HOUSE, "fiona")
+    inactive = staff_user(KITCHEN, "gone")
+    inactive.is_active = False
+    inactive.save()
+    others = [inactive, staff_user(None, "clerk"), staff_user(None, "root", superuser=True)]
+    manager = logged_in(MANAGER, "boss")
+
+    offered = manager.get(f"{TOKENS}add/").context["adminform"].form.fields["user"].queryset
+
+    assert sorted(user.username for user in offered) == ["boss", "fiona", "kim"]
+    for user in others:
+        refused = manager.post(f"{TOKENS}add/", {"user": user.pk})
+        assert refused.status_code == 200 and "Select a valid choice." in refused.text
+    assert not ApiToken.objects.exists()
+
+
+def test_a_token_is_refused_once_its_user_leaves_their_role_or_is_deactivated():
+    cook = staff_user(KITCHEN, "kim")
+    key = api_token_create(user=cook)
+
+    cook.groups.clear()
+    assert_refused(read(token_of(key), "/orders"), 403, "permission_denied")
+    cook.groups.add(Group.objects.get(name=KITCHEN))
+    assert read(token_of(key), "/orders").status_code == 200
+    cook.is_active = False
+    cook.save()
+    assert_refused(read(token_of(key), "/orders"), 401, "authentication_failed")
+
+
+def test_a_token_is_deleted_in_the_admin_and_refused_at_once():
+    key = api_token_create(user=staff_user(KITCHEN, "kim"))
+    token = ApiToken.objects.get()
+
+    deleted = logged_in(MANAGER).post(f"{TOKENS}{token.pk}/delete/", {"post": "yes"})
+
+    assert deleted.status_code == 302 and not ApiToken.objects.exists()
+    assert_refused(read(token_of(key), "/orders"), 401, "authentication_failed")
+
+
+def test_a_token_is_never_changed_in_the_admin():
+    key = api_token_create(user=staff_user(KITCHEN, "kim"))
+    fiona = staff_user(FRONT_OF_HOUSE, "fiona")
+    token = ApiToken.objects.get()
+
+    logged_in(MANAGER).post(f"{TOKENS}{token.pk}/change/", {"user": fiona.pk})
+
+    assert ApiToken.objects.get().user.username == "kim" and token_of(key).get("/orders").status_code == 200
+
+
+# --- DRF's tokens, from before --------------------------------------------------------------------
+
+OLD_TOKENS = """
+CREATE TABLE authtoken_token (
+    key varchar(40) PRIMARY KEY,
+    created timestamp with time zone NOT NULL,
+    user_id integer NOT NULL UNIQUE REFERENCES auth_user (id)
+)
+"""
+
+
+def test_drfs_clear_keys_are_hashed_into_knoxs_table_and_keep_working_and_their_table_goes():
+    cook = staff_user(KITCHEN, "kim")
+    old_key = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"
+    made = timezone.now() - timedelta(days=100)
+    with connection.cursor() as cursor:
+        cursor.execute(OLD_TOKENS)
+        cursor.execute("INSERT INTO authtoken_token VALUES (%s, %s, %s)", [old_key, made, cook.pk])
+        cursor.execute("INSERT INTO django_migrations (app, name, applied) VALUES ('authtoken', '0001_initial', now())")
+    migration = importlib.import_module("orders.migrations.0009_hashed_api_tokens")
+    models_then = MigrationLoader(connection).project_state(("orders", "0009_hashed_api_tokens")).apps
+
+    with connection.schema_editor() as editor:
+        migration.hash_existing_keys(models_then, editor)
+
+    token = ApiToken.objects.get()
+    assert (token.user, token.token_key, token.created, token.expiry) == (cook, old_key[:15], made, None)
+    assert token.digest != old_key and token_of(old_key).get("/orders").status_code == 200
+    assert "authtoken_token" not in connection.introspection.table_names()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_migrations WHERE app = 'authtoken'")
+        assert cursor.fetchone() == (0,)

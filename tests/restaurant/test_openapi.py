@@ -15,7 +15,6 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from drf_spectacular.views import SpectacularAPIView
 from hypothesis import HealthCheck, given, settings
-from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -25,6 +24,7 @@ from schemathesis.checks import (
 )
 
 from orders.models import OrderStatus
+from orders.tokens import api_token_create
 from restaurant.openapi import SchemaApi
 from tests.factories import KITCHEN, create_order, staff_user
 from tests.support import REPO, manage
@@ -268,7 +268,7 @@ def test_fuzzing_the_live_server_from_its_schema_finds_no_server_error(web_url):
     also get a documented status, content type and body. The staff endpoints are called with a
     Kitchen account's token (the least of the staff roles that may read), and an order's detail is
     also asked for an order that exists."""
-    token = Token.objects.create(user=staff_user(KITCHEN)).key
+    token = api_token_create(user=staff_user(KITCHEN))
     order = create_order(status=OrderStatus.READY)
     schema = schemathesis.openapi.from_url(f"{web_url}/api/schema/?format=json")
     operations = [result.ok() for result in schema.get_all_operations()]

@@ -31,7 +31,7 @@ def grant(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("orders", "0008_staff_usernames_fit"),
+        ("orders", "0009_hashed_api_tokens"),
     ]
 
     operations = [
