@@ -1,7 +1,7 @@
 """Helpers for tests that run the real commands against the real services: waiting on a condition,
 the real commands as subprocesses, a TCP proxy to cut one process off a service, PostgreSQL outages;
-the display's sockets in process (Channels' communicator); a headless Chromium's launch settings and
-the customer board as a page shows it.
+the display's sockets in process (Channels' communicator); what a page hands its script (json_script);
+a headless Chromium's launch settings and the customer board as a page shows it.
 
 The AMQP helpers live in tests/amqp.py, the test data (orders, staff, the test menu) in
 tests/factories.py, the shared fixtures in the conftest.py files. A test module imports helpers from
@@ -9,6 +9,7 @@ these, never from another test module (tests/test_architecture.py checks it)."""
 
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -322,7 +323,15 @@ async def connect(communicator) -> None:
     assert connected
 
 
-# --- a browser ----------------------------------------------------------------------------------
+# --- pages and a browser -------------------------------------------------------------------------
+
+
+def page_data(response, element_id: str):
+    """What a page hands its script through json_script under `element_id`."""
+    match = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', response.text, re.DOTALL)
+    assert match, f"no {element_id} in the page"
+    return json.loads(match[1])
+
 
 CHROMIUM_ARGS = [
     "--headless",
