@@ -7,7 +7,8 @@ why two of them are not broker messages):
 - an order's status, and a new order: a status update on `notifications_fanout`, or an order
   message of `orders_topic`, as the outbox relay publishes them (`handle`);
 - an item's mark: `NOTIFY kitchen` with the order's number (orders/services.py, at commit; `tick`);
-- the 86 list: `NOTIFY menu` (the menu tables' trigger, menu/migrations/0002; `tick`).
+- the 86 list, and the menu's version for the guests' ordering pages: `NOTIFY menu` (the menu
+  tables' trigger, menu/migrations/0002; `tick`).
 
 All of them go out one way, `publish`: a read of kitchen/screens.py that names each group and
 what it is sent (an order is read once for all its groups), then a `group_send` per group. A
@@ -47,7 +48,7 @@ from pika.exceptions import AMQPError
 
 from kitchen.screens import (
     GROUP_SAFE,
-    KITCHEN_GROUP,
+    MENU_FOLLOWERS,
     Update,
     bridge_status,
     changes_speed,
@@ -183,13 +184,13 @@ class DisplayBridge(QueueConsumer):
     def follow_database(self) -> None:
         """What PostgreSQL tells the displays directly (LISTEN, polled at every step): `menu` (the menu
         tables' trigger, menu/migrations/0002) sends every kitchen display the sold-out (86) list
-        again; `kitchen` (an item's prepared mark, orders/services.py) the ticket of its order.
-        Listening again after the database was lost, each display takes a fresh snapshot instead:
-        what happened meanwhile was not heard."""
+        again, and every ordering page the menu's version; `kitchen` (an item's prepared mark,
+        orders/services.py) the ticket of its order. Listening again after the database was lost,
+        each of those screens takes a fresh snapshot instead: what happened meanwhile was not heard."""
         try:
             if self.menu_listener is None:
                 if self._listen_menu():
-                    self.publish(partial(resync, [KITCHEN_GROUP]))
+                    self.publish(partial(resync, MENU_FOLLOWERS))
                 return
             heard: dict[str, set[str]] = {}
             for notify in self.menu_listener.notifies(timeout=0):

@@ -1,10 +1,11 @@
-"""WebSockets of the kitchen display (`/ws/kitchen/`, staff), of order tracking (`/ws/orders/<number>/`)
-and of the customer board (`/ws/board/`): who may connect, which groups they join, and the cooks'
-actions handed to the order services. What they are shown is kitchen/screens.py's.
+"""WebSockets of the kitchen display (`/ws/kitchen/`, staff), of order tracking (`/ws/orders/<number>/`),
+of the customer board (`/ws/board/`) and of the guests' ordering page (`/ws/menu/`): who may
+connect, which groups they join, and the cooks' actions handed to the order services. What they are
+shown is kitchen/screens.py's.
 
 Updates reach them from this process's bridge (kitchen/bridge.py) through the channel layer's
-groups; every message carries a `version` (an order_status_log id) so a client can drop a stale or
-repeated one.
+groups; every order's message carries a `version` (an order_status_log id) so a client can drop a
+stale or repeated one (the ordering page's carries the menu's version).
 """
 
 import asyncio
@@ -26,10 +27,12 @@ from kitchen.bridge import bridges
 from kitchen.screens import (
     BOARD_GROUP,
     KITCHEN_GROUP,
+    MENU_GROUP,
     TRACK_GROUP,
     board_order_types,
     board_snapshot,
     kitchen_speed,
+    menu_snapshot,
     order_group,
     order_views,
     screen_snapshot,
@@ -297,6 +300,27 @@ class BoardConsumer(ScreenConsumer):
 
     async def resync(self, event) -> None:
         await self.send_snapshot()
+
+
+class MenuConsumer(ScreenConsumer):
+    """The guests' ordering page (/order/): the menu's version on connecting and at every change of
+    the menu (an 86 in the admin, a load_menu), so the page reads GET /menu again and shows what is
+    sold out while it is open. Public: it says nothing that GET /menu does not."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.join(MENU_GROUP)
+        await self.send_version()
+
+    async def send_version(self) -> None:
+        await self.send_json(await database_sync_to_async(menu_snapshot)())
+
+    async def menu_update(self, event) -> None:
+        # The kitchen's 86 list comes with it (one read for both groups): only its version goes out.
+        await self.send_json({"type": "menu", "version": event["menu"]["version"]})
+
+    async def resync(self, event) -> None:
+        await self.send_version()
 
 
 class SocketsPerClient:

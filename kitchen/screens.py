@@ -20,13 +20,14 @@ from django.db.models import BigIntegerField, Max, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from menu.selectors import sold_out
+from menu.selectors import menu_version, sold_out
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog, OrderType
 from orders.selectors import LATE_AFTER, speed_of_service, station_speed
 
 KITCHEN_GROUP = "kitchen"  # every kitchen display: every update, as a full ticket
 TRACK_GROUP = "track"  # every public tracking page (told to reload after a broker outage)
 BOARD_GROUP = "board"  # every customer board: every update, as a public status (each board filters by type)
+MENU_GROUP = "menu"  # every guest ordering page: the menu's version, at every change of the menu
 GROUP_SAFE = re.compile(r"[A-Za-z0-9_.-]{1,80}")  # what a group name may hold: an order number does
 
 
@@ -126,6 +127,12 @@ def screen_snapshot() -> dict[str, Any]:
     return {**kitchen_snapshot(), "menu": sold_out(), "speed": kitchen_speed()}
 
 
+def menu_snapshot() -> dict[str, Any]:
+    """What a guest ordering page hears on connecting and at every change: the menu's version (it
+    reads GET /menu again when that moved). Nothing that GET /menu does not say."""
+    return {"type": "menu", "version": menu_version()}
+
+
 def order_views(number: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The kitchen ticket and the public status of one order (one read), or None if there is no such order."""
     order = _orders().filter(number=number).first()
@@ -191,8 +198,9 @@ def order_updates(number: str, *, public: bool = True) -> list[Update]:
 
 
 def menu_update() -> list[Update]:
-    """The 86 list, to every kitchen screen."""
-    return [(KITCHEN_GROUP, {"type": "menu.update", "menu": sold_out()})]
+    """The 86 list, read once, to every kitchen screen; its version to every ordering page."""
+    message = {"type": "menu.update", "menu": sold_out()}
+    return [(KITCHEN_GROUP, message), (MENU_GROUP, message)]
 
 
 def speed_update() -> list[Update]:
@@ -200,7 +208,8 @@ def speed_update() -> list[Update]:
     return [(KITCHEN_GROUP, {"type": "speed.update", "speed": kitchen_speed()})]
 
 
-EVERY_SCREEN = (KITCHEN_GROUP, TRACK_GROUP, BOARD_GROUP)  # each socket is in exactly one of these
+EVERY_SCREEN = (KITCHEN_GROUP, TRACK_GROUP, BOARD_GROUP, MENU_GROUP)  # each socket is in exactly one of these
+MENU_FOLLOWERS = (KITCHEN_GROUP, MENU_GROUP)  # the screens that hear the menu's NOTIFY
 
 
 def resync(groups: Iterable[str] = EVERY_SCREEN) -> list[Update]:

@@ -1,21 +1,28 @@
 """The kitchen display (`/kitchen/`, Kitchen or Manager staff), the public tracking page
-(`/track/<number>/`) and the public customer board (`/board/`): plain pages whose script
-(kitchen/static/kitchen/, through live.js) opens the WebSockets of kitchen/consumers.py. What the
-scripts need from the server (the socket's path, the rules the server owns) reaches them through
-`json_script`."""
+(`/track/<number>/`), the public customer board (`/board/`) and the guests' ordering page
+(`/order/`): plain pages whose script (kitchen/static/kitchen/, through live.js) opens the WebSockets
+of kitchen/consumers.py. What the scripts need from the server (the socket's path, the rules the
+server owns, the menu) reaches them through `json_script`."""
 
 import inspect
+import json
+import re
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
+from rest_framework.renderers import JSONRenderer
 
 from kitchen.screens import board_order_types
+from menu.apis import menu_json
+from menu.selectors import menu_document, menu_version
 from orders.errors import OrderNotFound
-from orders.models import TRANSITIONS, OrderType
-from orders.selectors import order_get
+from orders.models import TRANSITIONS, OrderType, Table
+from orders.rules import CONTACT_RULES, MENU_ITEM_RULES, ORDER_RULES
+from orders.selectors import order_get, table_for_key
 from orders.services import order_recall
 from restaurant.roles import EXPO_WATCHERS, KITCHEN_STAFF, has_role
 
@@ -94,3 +101,60 @@ def customer_board(request):
         context = {"invalid_types": request.GET.get("types"), "known_types": OrderType.values}
         return render(request, "kitchen/board.html", context, status=400)
     return render(request, "kitchen/board.html", {"types": list(types), "config": {"socket": "/ws/board/"}})
+
+
+# What a guest may order without a table's code; dine-in needs one (the table is the QR code's).
+GUEST_ORDER_TYPES = (OrderType.TAKEOUT, OrderType.DELIVERY)
+TABLE_PARAMETER = re.compile(r"[0-9]{1,3}")
+
+
+def guest_rules() -> dict[str, dict[str, int]]:
+    """The limits the ordering page's inputs show (orders/rules.py's; POST /orders still judges)."""
+    quantity, address = MENU_ITEM_RULES["quantity"], ORDER_RULES["delivery_address"]
+    return {
+        "quantity": {"min": quantity.min, "max": quantity.max},
+        "item_notes": {"max": MENU_ITEM_RULES["notes"].max},
+        "lines": {"max": ORDER_RULES["items"].max},
+        "customer_name": {"max": ORDER_RULES["customer_name"].max},
+        "delivery_address": {"min": address.min, "max": address.max},
+        "phone": {"max": CONTACT_RULES["phone"].max},
+        "email": {"max": CONTACT_RULES["email"].max},
+    }
+
+
+def _linked_table(number: str, key: str) -> Table | None:
+    """The table a QR code's link names, when its key is that active table's current one."""
+    return table_for_key(int(number), key) if TABLE_PARAMETER.fullmatch(number) else None
+
+
+@require_GET
+def order_page(request):
+    """The guests' ordering page: the menu (as GET /menu serves it, kept live through /ws/menu/), a
+    cart and the guest's details; its script places the order with POST /orders on this same origin
+    (the display serves the whole URLconf) and opens the order's tracking page.
+
+    Opened from a table's QR code (`?table=<n>&key=<key>`) it orders dine-in for that table, shown
+    and not editable; a code that is not the table's current one (a rotated key, an inactive or
+    unknown table) gets a page saying so, with no form: 403. Without `table`: takeout or delivery."""
+    rules = guest_rules()
+    context = {"restaurant": settings.RESTAURANT_NAME, "rules": rules}
+    table = None
+    if "table" in request.GET:
+        table = _linked_table(request.GET["table"], request.GET.get("key", ""))
+        if table is None:
+            return render(request, "kitchen/order.html", {**context, "refused": True}, status=403)
+    version = menu_version()
+    config = {
+        "socket": "/ws/menu/",
+        "menu_url": reverse("menu"),
+        "orders_url": reverse("order-create"),
+        "track_url": reverse("track-order", kwargs={"number": "NUMBER"}),
+        "table": {"number": table.number, "label": table.label, "key": table.key} if table else None,
+        "order_types": [OrderType.DINE_IN] if table else list(GUEST_ORDER_TYPES),
+        "rules": rules,
+        # As GET /menu renders it (prices as JSON numbers), so the page reads one format first and after.
+        "menu": json.loads(JSONRenderer().render(menu_document(version, menu_json))),
+        "menu_version": version,
+    }
+    context |= {"table": table, "order_types": GUEST_ORDER_TYPES, "phone_region": settings.PHONE_REGION}
+    return render(request, "kitchen/order.html", {**context, "config": config})

@@ -147,7 +147,12 @@ def station_speed(*, since: datetime, until: datetime) -> dict[str, dict[str, An
     }
 
 
+def table_for_key(number: int, key: str) -> Table | None:
+    """Active table `number` when `key` is its current key (its QR code's), else None."""
+    table = Table.objects.filter(number=number, active=True).first()
+    return table if table is not None and secrets.compare_digest(table.key.encode(), key.encode()) else None
+
+
 def table_key_matches(number: int, key: str) -> bool:
     """Whether `key` is the current key of active table `number` (its QR code's)."""
-    table = Table.objects.filter(number=number, active=True).only("key").first()
-    return table is not None and secrets.compare_digest(table.key.encode(), key.encode())
+    return table_for_key(number, key) is not None

@@ -1,7 +1,8 @@
 """Helpers for tests that run the real commands against the real services: waiting on a condition,
 the real commands as subprocesses, a TCP proxy to cut one process off a service, PostgreSQL outages;
-the display's sockets in process (Channels' communicator); a headless Chromium's launch settings and
-the customer board as a page shows it.
+the display's sockets in process (Channels' communicator); what a page hands its script (json_script);
+a headless Chromium (its launch settings, and one to drive with Playwright), the ORM called off the
+page's thread, and the customer board as a page shows it.
 
 The AMQP helpers live in tests/amqp.py, the test data (orders, staff, the test menu) in
 tests/factories.py, the shared fixtures in the conftest.py files. A test module imports helpers from
@@ -9,6 +10,7 @@ these, never from another test module (tests/test_architecture.py checks it)."""
 
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -18,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -322,7 +325,15 @@ async def connect(communicator) -> None:
     assert connected
 
 
-# --- a browser ----------------------------------------------------------------------------------
+# --- pages and a browser -------------------------------------------------------------------------
+
+
+def page_data(response, element_id: str):
+    """What a page hands its script through json_script under `element_id`."""
+    match = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', response.text, re.DOTALL)
+    assert match, f"no {element_id} in the page"
+    return json.loads(match[1])
+
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -341,6 +352,38 @@ def chromium_path() -> str | None:
         if found := shutil.which(candidate):
             return found
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+@contextmanager
+def chromium():
+    """A headless Chromium driven by Playwright (the test is skipped without Debian's `chromium`)."""
+    import pytest
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("no chromium executable found (apt-get install chromium; `make test` does it)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def in_thread(function, **arguments):
+    """`function(**arguments)` on a thread of its own: Django's ORM refuses to run on the thread
+    whose Playwright event loop is running (the page's)."""
+    from django.db import connection
+
+    def call():
+        try:
+            return function(**arguments)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result()
 
 
 def board_number(number: str) -> str:

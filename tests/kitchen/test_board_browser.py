@@ -6,31 +6,23 @@ Screenshots go to artifacts/browser/ with the kitchen display's (launch settings
 tests/support.py, as for test_browser.py; skipped without Debian's `chromium`).
 """
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connection
 
 from kitchen.services import worker_finish_order
 from orders.services import order_mark_completed, order_start_cooking
 from tests.factories import place_order
-from tests.support import CHROMIUM_ARGS, board_number, chromium_path, free_port, on_board, open_board, start_web
+from tests.support import (
+    CHROMIUM_ARGS,
+    board_number,
+    chromium_path,
+    free_port,
+    in_thread,
+    on_board,
+    open_board,
+    start_web,
+)
 
 pytestmark = pytest.mark.slow
-
-
-def in_thread(service, **arguments):
-    """`service(**arguments)` on a thread of its own: Django's ORM refuses to run on the thread
-    whose Playwright event loop is running (the page's)."""
-
-    def call():
-        try:
-            return service(**arguments)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(call).result()
 
 
 def test_customer_board_in_a_browser_shows_an_order_preparing_then_ready_then_gone(

@@ -29,7 +29,7 @@ async def still_answers(socket: WebsocketCommunicator) -> None:
         assert message["type"] != "error", message
 
 
-@pytest.mark.parametrize("path", ["/ws/board/", "/ws/orders/{number}/"])
+@pytest.mark.parametrize("path", ["/ws/board/", "/ws/orders/{number}/", "/ws/menu/"])
 def test_a_public_socket_ignores_what_it_cannot_read_and_stays_open(path, caplog):
     order = create_order()
     headers = session_headers(None)
@@ -38,7 +38,7 @@ def test_a_public_socket_ignores_what_it_cannot_read_and_stays_open(path, caplog
     async def body():
         socket = WebsocketCommunicator(application, path.format(number=order.number), headers=headers)
         await connect(socket)
-        await socket.receive_json_from(timeout=10)  # the snapshot (or the order's status)
+        await socket.receive_json_from(timeout=10)  # the snapshot (or the order's status, the menu's version)
         for frame in GARBAGE * 20:
             await socket.send_to(**frame)
         await still_answers(socket)

@@ -2,7 +2,6 @@
 come from the server (json_script), an unknown order's tracking page is a 404 page, and the admin
 links the screens and its "View site" to the display process (settings.DISPLAY_URL)."""
 
-import json
 import re
 
 import pytest
@@ -10,15 +9,9 @@ from django.test import Client, override_settings
 
 from orders.models import TRANSITIONS
 from tests.factories import FRONT_OF_HOUSE, KITCHEN, MANAGER, create_order, logged_in
+from tests.support import page_data
 
 pytestmark = pytest.mark.django_db
-
-
-def page_data(response, element_id: str):
-    """What the page hands its script through json_script under `element_id`."""
-    match = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', response.text, re.DOTALL)
-    assert match, f"no {element_id} in the page"
-    return json.loads(match[1])
 
 
 def test_a_tickets_next_step_comes_from_the_state_machine():

@@ -8,13 +8,11 @@ Screenshots go to artifacts/browser/4x-*.png (launch settings as in test_browser
 Debian's `chromium`).
 """
 
-from contextlib import contextmanager
-
 import pytest
 from django.core.management import call_command
 
 from tests.factories import KITCHEN, MANAGER, create_order, load_test_menu, staff_user
-from tests.support import CHROMIUM_ARGS, chromium_path, free_port
+from tests.support import chromium, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -55,22 +53,6 @@ def display(processes, start_display) -> str:
     port = free_port()
     start_display("display", port)
     return f"http://127.0.0.1:{port}"
-
-
-@contextmanager
-def chromium():
-    """A headless Chromium (skipped without Debian's `chromium`)."""
-    from playwright.sync_api import sync_playwright
-
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("no chromium executable found (apt-get install chromium; `make test` does it)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def staff_with_password(role: str, username: str) -> None:
