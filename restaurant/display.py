@@ -1,14 +1,16 @@
 """The display process (Procfile `display:`): daphne serving restaurant.asgi (the kitchen screens,
-the board, tracking and their WebSockets), with a limit daphne does not have.
+the board, tracking and their WebSockets), with two limits daphne does not have.
 
 `python -m restaurant.display -b $BIND_ADDRESS -p $PORT restaurant.asgi:application` takes daphne's
-own command line (every option of `daphne`); only its server's HTTP request is ours:
+own command line (every option of `daphne`); only its server's protocols are ours:
 
 - `LimitedRequest`: a body over DATA_UPLOAD_MAX_MEMORY_SIZE (the web process's limit, 64 KiB) is
   answered 413 and the connection closed, by its Content-Length before any of it is read, a chunked
   one as soon as it passes the limit. Twisted reads a whole body before daphne sees the request,
   and daphne then queues all of it for the application: one 400 MB POST took the process from 101 MB
   to 525 MB, never given back.
+- `LimitedWebSocket`: a socket whose client does not read is dropped once more than
+  SOCKET_SEND_BUFFER bytes wait unsent for it. Twisted would keep every update for it in memory.
 
 A proxy in front may cap bodies too (README, Running it for real); this process holds without one.
 """
@@ -19,6 +21,7 @@ import json
 import daphne.server
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
+from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from django.conf import settings
 
 from restaurant.logging import service_logger
@@ -80,11 +83,42 @@ class LimitedHTTPFactory(HTTPFactory):
         return protocol
 
 
+def unsent_bytes(transport) -> int:
+    """Bytes written to a TCP transport that the kernel has not taken yet. Twisted keeps no public
+    count of them; its own `FileDescriptor._isSendBufferFull` reads these same fields."""
+    return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+
+class LimitedWebSocket(WebSocketProtocol):
+    """daphne's WebSocket, dropped when more than SOCKET_SEND_BUFFER bytes wait unsent for its client
+    (0: no limit): a client that does not read would otherwise have Twisted keep every update for it."""
+
+    def serverSend(self, content, binary=False) -> None:
+        if self.state == self.STATE_CLOSED:
+            return  # dropped (below): what was on its way to it goes nowhere
+        super().serverSend(content, binary)
+        limit = settings.SOCKET_SEND_BUFFER
+        unsent = unsent_bytes(self.transport)
+        if limit and unsent > limit:
+            client = ":".join(map(str, self.client_addr)) if self.client_addr else None
+            log.warning(
+                "websocket_dropped_not_reading",
+                f"WebSocket {self.request.path} of {client} dropped: {unsent} bytes unsent (at most {limit})",
+                details={"path": self.request.path, "client": client, "unsent": unsent},
+            )
+            self.dropConnection(abort=True)  # its buffer goes with it; the consumer hears a disconnect
+
+
+class LimitedWebSocketFactory(WebSocketFactory):
+    protocol = LimitedWebSocket
+
+
 class DisplayServer(daphne.server.Server):
     def run(self) -> None:
-        # daphne's Server.run builds its HTTP factory from this name of its module, and has no other
-        # way to be given another: ours, in this process only.
+        # daphne's Server.run builds its two factories from these names of its module, and has no
+        # other way to be given others: ours, in this process only.
         daphne.server.HTTPFactory = LimitedHTTPFactory
+        daphne.server.WebSocketFactory = LimitedWebSocketFactory
         super().run()
 
 
