@@ -8,8 +8,9 @@ from restaurant.logging import JSONAccessLog
 
 RUN_BY_DAPHNE = "daphne.cli" in sys.modules
 if RUN_BY_DAPHNE:
-    # This is the display process (Procfile): its own lines (daphne's, Django's, its bridge's) name
-    # it, from the first one on. The web process (restaurant/serve.py) keeps `order-service`.
+    # This is the display process (Procfile: daphne's command line, run by restaurant/display.py): its
+    # own lines (daphne's, Django's, its bridge's) name it, from the first one on. The web process
+    # (restaurant/serve.py) keeps `order-service`.
     app_logging.default_service = "kitchen-display"
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "restaurant.settings")

@@ -69,6 +69,11 @@ CONTENT_SECURITY_POLICY = (
 )
 # At most this many live-screen sockets per client address in a display process (0: no limit).
 SOCKETS_PER_CLIENT = _read("SOCKETS_PER_CLIENT", env.int, default=20)
+# A live-screen socket is dropped once more than this many bytes wait unsent for its client (one
+# that does not read: the display would hold every update for it; restaurant/display.py); 0: no limit.
+SOCKET_SEND_BUFFER = _read("SOCKET_SEND_BUFFER", env.int, default=1024 * 1024)
+if SOCKET_SEND_BUFFER < 0:
+    raise ImproperlyConfigured("SOCKET_SEND_BUFFER: must be >= 0")
 # Origins besides a site's own that may post forms and open the display's sockets (scheme://host[:port]).
 CSRF_TRUSTED_ORIGINS = _read("TRUSTED_ORIGINS", env.list, default=[])
 LOG_LEVEL = _read("LOG_LEVEL", env.str, default="INFO").upper()

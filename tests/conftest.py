@@ -204,12 +204,14 @@ def start_subscriber(processes, amqp_channel):
 
 @pytest.fixture
 def start_display(processes):
-    """`start_display(name, port, **env)`: the Procfile's display process (daphne, DATABASE_POOL_SIZE=4)
-    on `port`, returned once it answers `/health/live` (failing at once if it exits first); `env`
-    overrides the environment (e.g. a RABBITMQ_URL through a proxy)."""
+    """`start_display(name, port, **env)`: the Procfile's display process (daphne with our limits,
+    `python -m restaurant.display`, DATABASE_POOL_SIZE=4) on `port`, returned once it answers
+    `/health/live` (failing at once if it exits first); `env` overrides the environment (e.g. a
+    RABBITMQ_URL through a proxy)."""
 
     def start(name: str, port: int, **env: str) -> ManagedProcess:
-        command = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "restaurant.asgi:application"]
+        display = [PYTHON, "-m", "restaurant.display", "-b", "127.0.0.1", "-p", str(port)]
+        command = [*display, "restaurant.asgi:application"]
         process = processes(name, command, **{"DATABASE_POOL_SIZE": "4", **env})
 
         def answers():

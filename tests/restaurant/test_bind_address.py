@@ -24,7 +24,7 @@ def procfile_line(name: str) -> str:
         if line.startswith(f"{name}:"):
             # As honcho and restaurant/supervise.py run it, with this virtualenv's Python.
             command = line.split(":", 1)[1].strip()
-            return command.replace("python ", f"{PYTHON} ", 1).replace(" daphne ", f" {PYTHON} -m daphne ", 1)
+            return command.replace("python ", f"{PYTHON} ", 1)
     raise AssertionError(f"no {name} line in the Procfile")
 
 
