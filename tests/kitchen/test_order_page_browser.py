@@ -17,7 +17,7 @@ import pytest
 from menu.services import menu_items_set_available
 from orders.models import Order, Table
 from tests.factories import load_test_menu
-from tests.support import chromium, free_port, in_thread
+from tests.support import chromium, free_port, in_thread, manage, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -101,12 +101,15 @@ def orders_named(name: str) -> list[str]:
 
 
 def test_a_guest_orders_from_a_tables_code_on_a_phone_and_follows_the_order_to_ready(
-    display, relay, start_worker, browser_artifacts
+    display, relay, start_worker, processes, amqp_channel, tmp_path, browser_artifacts
 ):
     from playwright.sync_api import expect
 
     table = Table.objects.create(number=7, label="Terrace")
     start_worker("chef_phone", COOKING_TIME_SCALE="1")  # dine-in: 8 s of cooking, seen on the tracking page
+    texts = tmp_path / "sms.jsonl"
+    notifier = processes("notifier", manage("run_customer_notifier"), SMS_BACKEND="file", SMS_FILE_PATH=str(texts))
+    notifier.wait_for_action("broker_connected", timeout=30)
     errors: list[str] = []
 
     with chromium() as browser:
@@ -167,7 +170,7 @@ def test_a_guest_orders_from_a_tables_code_on_a_phone_and_follows_the_order_to_r
         number = track_number(phone)
         expect(phone.locator("#status")).to_have_text("Cooking", timeout=15_000)
         shot("4-order-phone-track-cooking")
-        expect(phone.locator("#status")).to_have_text("Ready for pick-up", timeout=20_000)
+        expect(phone.locator("#status")).to_have_text("Ready: on its way to your table", timeout=20_000)
         shot("5-order-phone-track-ready")
 
         rows = in_thread(order_rows, number=number)
@@ -185,6 +188,13 @@ def test_a_guest_orders_from_a_tables_code_on_a_phone_and_follows_the_order_to_r
             ("cola", 1, [], "", Decimal("3.00")),
         ],
     }
+    # The guest was texted twice: received (with the track link), then ready (brought to the table).
+    sent = wait_for(lambda: len(lines := texts.read_text().splitlines() if texts.exists() else []) == 2 and lines)
+    received, ready = sorted(map(json.loads, sent), key=lambda text: text["event"] != "received")
+    assert (received["to"], received["order_number"], received["event"]) == ("+15555550123", number, "received")
+    assert f"/track/{number}/" in received["body"]
+    assert (ready["event"], ready["order_number"]) == ("ready", number)
+    assert "being brought to table 7" in ready["body"]
 
 
 def test_a_double_tap_places_one_order_and_a_retry_after_a_lost_answer_opens_that_order(display, browser_artifacts):

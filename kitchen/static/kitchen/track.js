@@ -4,6 +4,8 @@
 import { Versions, connectLive, pageData, showConnection } from "./live.js";
 
 const LABELS = { received: "Received", cooking: "Cooking", ready: "Ready for pick-up", completed: "Completed", cancelled: "Cancelled" };
+// How a ready order reaches its guest: they fetch a takeout, a dine-in is brought, a delivery leaves.
+const READY = { takeout: "Ready for pick-up", dine_in: "Ready: on its way to your table", delivery: "Ready: out for delivery" };
 const STEPS = ["received", "cooking", "ready", "completed"];
 const config = pageData("track-config");
 const versions = new Versions();
@@ -24,7 +26,8 @@ function show(message) {
   // The socket sends the order's status on connecting, then each update.
   const order = message.order;
   if (message.type !== "order" || !versions.accept(order.order_number, message.version)) return;
-  document.getElementById("status").textContent = LABELS[order.status] || order.status;
+  const label = order.status === "ready" ? READY[order.order_type] : LABELS[order.status];
+  document.getElementById("status").textContent = label || order.status;
   const eta = order.estimated_completion;
   document.getElementById("eta").textContent =
     eta && order.status === "cooking" ? "ready around " + new Date(eta).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
