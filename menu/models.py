@@ -22,6 +22,8 @@ class Station(models.Model):
     # How long its items take; an order is due when its slowest station is done. Empty: the order
     # type's cooking time (SPEC §4) stands.
     prep_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: the order type's time")
+    # The load units it can cook in one slot of the kitchen's clock (orders/capacity.py). Empty: no limit.
+    capacity_per_slot = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no limit")
 
     class Meta:
         db_table = "menu_stations"
@@ -58,6 +60,8 @@ class MenuItem(models.Model):
     )
     available = models.BooleanField(default=True, help_text="Unticked: sold out (86ed)")
     display_order = models.PositiveSmallIntegerField(default=0)
+    # The units one of it puts on its station's capacity per slot (a pizza 2, a drink 0 say).
+    load = models.PositiveSmallIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -133,3 +137,21 @@ class MenuVersion(models.Model):
 
     def __str__(self) -> str:
         return f"menu version {self.version}"
+
+
+class Kitchen(models.Model):
+    """The kitchen's clock (one row, from the menu file's `"kitchen"`): its time zone, its slots, how far
+    ahead guests may order, and its opening hours (`[{"days": ["mon", …], "open": "11:30", "close":
+    "22:30"}]`; none: open all day). orders/capacity.py reads it."""
+
+    time_zone = models.CharField(max_length=64, default="UTC")
+    slot_minutes = models.PositiveSmallIntegerField(default=15)
+    asap_horizon_minutes = models.PositiveIntegerField(default=120)
+    days_ahead = models.PositiveSmallIntegerField(default=7)
+    hours = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        db_table = "menu_kitchen"
+
+    def __str__(self) -> str:
+        return f"Kitchen ({self.time_zone}, {self.slot_minutes}-minute slots)"

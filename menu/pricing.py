@@ -34,6 +34,10 @@ class PricedItem:
     station: str
     price: Decimal
     options: tuple[PricedOption, ...]
+    # What it asks of the kitchen (orders/capacity.py): its load, and its station's prep time and capacity.
+    load: int = 1
+    station_prep_seconds: int | None = None
+    station_capacity: int | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,16 @@ def _price(
         return problems
     chosen = tuple(PricedOption(code, options[code][1].name, options[code][1].price_delta) for code in codes)
     price = item.price + sum((option.price_delta for option in chosen), Decimal("0.00"))
-    return PricedItem(sku=item.sku, name=item.name, station=item.station.code, price=price, options=chosen)
+    return PricedItem(
+        sku=item.sku,
+        name=item.name,
+        station=item.station.code,
+        price=price,
+        options=chosen,
+        load=item.load,
+        station_prep_seconds=item.station.prep_seconds,
+        station_capacity=item.station.capacity_per_slot,
+    )
 
 
 def _group_error(group: ModifierGroup, picked: int) -> str | None:

@@ -6,6 +6,7 @@ code and sku: it creates and updates, and deletes what the file omits only when 
 """
 
 import re
+import zoneinfo
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -14,7 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Model
 
-from menu.models import PRICE_MAX, PRICE_MIN, Category, MenuItem, ModifierGroup, ModifierOption, Station
+from menu.models import PRICE_MAX, PRICE_MIN, Category, Kitchen, MenuItem, ModifierGroup, ModifierOption, Station
 from restaurant.api import ApplicationError
 from restaurant.text import clean_text, hidden_character_error
 
@@ -131,11 +132,11 @@ def parse_menu(data: Any) -> dict[str, Any]:
     """The menu file's content, checked whole and normalized (Decimal prices, defaults filled in,
     display order = position in the file); MenuInvalid naming every bad field otherwise."""
     check = _Checker()
-    top = check.obj(data, "", {"stations", "categories"}, set()) or {}
+    top = check.obj(data, "", {"stations", "categories"}, {"kitchen"}) or {}
     stations, codes = [], []
     for s, raw in enumerate(check.array(top.get("stations", []), "stations")):
         path = f"stations[{s}]"
-        if (entry := check.obj(raw, path, {"code", "name"}, {"prep_seconds"})) is not None:
+        if (entry := check.obj(raw, path, {"code", "name"}, {"prep_seconds", "capacity_per_slot"})) is not None:
             code, name = (
                 check.code(entry.get("code"), f"{path}.code", 30),
                 check.name(entry.get("name"), f"{path}.name"),
@@ -143,8 +144,12 @@ def parse_menu(data: Any) -> dict[str, Any]:
             prep = entry.get("prep_seconds")
             if prep is not None and (isinstance(prep, bool) or not isinstance(prep, int) or not 1 <= prep <= 7200):
                 check.fail(f"{path}.prep_seconds", "must be a whole number of seconds from 1 to 7200")
+            capacity = entry.get("capacity_per_slot")
+            if capacity is not None and not _whole(capacity, 1, 100_000):
+                check.fail(f"{path}.capacity_per_slot", "must be a whole number of load units from 1 to 100000")
             if code and name:
-                stations.append({"code": code, "name": name, "display_order": s, "prep_seconds": prep})
+                station = {"code": code, "name": name, "display_order": s, "prep_seconds": prep}
+                stations.append({**station, "capacity_per_slot": capacity})
                 codes.append((f"{path}.code", code))
     check.unique(codes, "station")
     known_stations = {station["code"] for station in stations} | set(Station.objects.values_list("code", flat=True))
@@ -167,13 +172,57 @@ def parse_menu(data: Any) -> dict[str, Any]:
         categories.append({"code": code, "name": name, "display_order": c, "items": items})
     check.unique(category_codes, "category")
     check.unique(skus, "sku")
+    kitchen = _parse_kitchen(check, top["kitchen"]) if "kitchen" in top else None
     if check.errors:
         raise MenuInvalid(check.errors)
-    return {"stations": stations, "categories": categories}
+    return {"stations": stations, "categories": categories, "kitchen": kitchen}
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CLOCK = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00")
+
+
+def _parse_kitchen(check: "_Checker", raw: Any) -> dict | None:
+    """The kitchen's clock: its zone, slots, horizons and opening hours (menu.models.Kitchen)."""
+    optional = {"time_zone", "slot_minutes", "asap_horizon_minutes", "days_ahead", "hours"}
+    entry = check.obj(raw, "kitchen", set(), optional)
+    if entry is None:
+        return None
+    kitchen = {"time_zone": entry.get("time_zone", "UTC"), "hours": []}
+    if not isinstance(kitchen["time_zone"], str) or kitchen["time_zone"] not in zoneinfo.available_timezones():
+        check.fail("kitchen.time_zone", "must be an IANA time zone, e.g. Europe/Rome")
+    for name, default, low, high in (
+        ("slot_minutes", 15, 1, 60),
+        ("asap_horizon_minutes", 120, 1, 24 * 60),
+        ("days_ahead", 7, 0, 90),
+    ):
+        kitchen[name] = entry.get(name, default)
+        if not _whole(kitchen[name], low, high):
+            check.fail(f"kitchen.{name}", f"must be a whole number from {low} to {high}")
+    for h, raw_range in enumerate(check.array(entry.get("hours", []), "kitchen.hours")):
+        path = f"kitchen.hours[{h}]"
+        hours = check.obj(raw_range, path, {"days", "open", "close"}, set())
+        if hours is None:
+            continue
+        days = hours.get("days")
+        if not isinstance(days, list) or not days or any(day not in DAYS for day in days):
+            check.fail(f"{path}.days", f"must be a list of {', '.join(DAYS)}")
+        for end in ("open", "close"):
+            if not isinstance(hours.get(end), str) or not CLOCK.fullmatch(hours[end]):
+                check.fail(f"{path}.{end}", "must be a time HH:MM (24:00 for the end of the day)")
+        if CLOCK.fullmatch(str(hours.get("open"))) and CLOCK.fullmatch(str(hours.get("close"))):
+            if hours["open"] == "24:00" or hours["close"] <= hours["open"]:
+                check.fail(f"{path}.close", "must be after open (24:00 for the end of the day)")
+        kitchen["hours"].append({"days": days, "open": hours.get("open"), "close": hours.get("close")})
+    return kitchen
 
 
 def _parse_item(check: _Checker, raw: Any, path: str, position: int, stations: set[str]) -> dict | None:
-    required, optional = {"sku", "name", "price", "station"}, {"description", "available", "modifier_groups"}
+    required, optional = {"sku", "name", "price", "station"}, {"description", "available", "modifier_groups", "load"}
     entry = check.obj(raw, path, required, optional)
     if entry is None:
         return None
@@ -246,8 +295,16 @@ def _parse_item(check: _Checker, raw: Any, path: str, position: int, stations: s
         "station": station,
         "available": check.flag(entry.get("available", True), f"{path}.available"),
         "display_order": position,
+        "load": _load(check, entry.get("load", 1), f"{path}.load"),
         "modifier_groups": groups,
     }
+
+
+def _load(check: "_Checker", value: Any, path: str) -> int:
+    if not _whole(value, 0, 1000):
+        check.fail(path, "must be a whole number of load units from 0 to 1000")
+        return 1
+    return value
 
 
 def _upsert(model: type[Model], lookup: dict[str, Any], values: dict[str, Any]) -> tuple[Model, str]:
@@ -285,6 +342,8 @@ def menu_load(menu: dict[str, Any], *, prune: bool = False) -> LoadReport:
     """Write a `parse_menu` result: create and update by code/sku; with `prune`, delete what it omits
     (orders keep their copies of deleted items: they reference no menu row)."""
     report = LoadReport()
+    if menu.get("kitchen") is not None:
+        Kitchen.objects.update_or_create(pk=1, defaults=menu["kitchen"])
     stations = {}
     for entry in menu["stations"]:
         stations[entry["code"]], outcome = _upsert(Station, {"code": entry["code"]}, _fields(entry, "code"))

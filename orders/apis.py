@@ -47,7 +47,12 @@ class OrderCreateApi(CountedInTheWrite, APIView):
         data = validate_order(order_json(request))
         order = order_create(data=data, rate_count=request.rate_count, idempotency_key=key)
         return Response(
-            {"order_number": order.number, "status": order.status, "total_amount": order.total_amount},
+            {
+                "order_number": order.number,
+                "status": order.status,
+                "total_amount": order.total_amount,
+                "promised_at": order.promised_at,
+            },
             status=status.HTTP_201_CREATED,
             headers={"Location": f"/orders/{order.number}/status"},
         )
@@ -105,6 +110,7 @@ class OrderSummarySerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     processed_by = serializers.CharField(allow_null=True, help_text="the worker that took the order")
     estimated_completion = serializers.DateTimeField(allow_null=True)
+    promised_at = serializers.DateTimeField(allow_null=True, help_text="the end of its kitchen slot")
     item_count = serializers.IntegerField(min_value=1, help_text="Σ quantity over the items")
 
 

@@ -1,6 +1,6 @@
 """The errors of order reads and writes, in the API's one error shape (restaurant/api.py)."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from restaurant.api import ApplicationError
 
@@ -45,4 +45,27 @@ class DuplicateRequest(ApplicationError):
             errors={"Idempotency-Key": [f"was already used: it placed order {number}"]},
             status_code=409,
             extra={"order_number": number},
+        )
+
+
+class SlotFull(ApplicationError):
+    """No room in the kitchen for the order when it is asked for: `next_available` says when there is."""
+
+    def __init__(self, message: str, next_available) -> None:
+        when = next_available.astimezone(UTC).isoformat().replace("+00:00", "Z") if next_available else None
+        super().__init__(
+            code="slot_full", errors={"ready_at": [message]}, status_code=409, extra={"next_available": when}
+        )
+
+
+class KitchenClosed(ApplicationError):
+    """Outside the opening hours (ASAP included): `next_open` says when the restaurant opens next."""
+
+    def __init__(self, next_open) -> None:
+        when = next_open.astimezone(UTC).isoformat().replace("+00:00", "Z") if next_open else None
+        super().__init__(
+            code="closed",
+            errors={"ready_at": ["the restaurant is closed then"]},
+            status_code=409,
+            extra={"next_open": when},
         )

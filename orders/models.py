@@ -43,6 +43,7 @@ TRANSITIONS: dict[str, Transition] = {
 
 
 IDEMPOTENCY_KEY_CONSTRAINT = "orders_idempotency_key_once"
+SLOT_FULL_CONSTRAINT = "slot_loads_within_capacity"
 
 
 class Order(models.Model):
@@ -65,6 +66,8 @@ class Order(models.Model):
     contact_email = models.EmailField(max_length=254, blank=True, default="")
     # The client's `Idempotency-Key`: a repeat of the key (a double tap, a retry) makes no second order.
     idempotency_key = models.CharField(max_length=64, null=True, blank=True)
+    # The end of its kitchen slot (orders/capacity.py): when the guest is told it will be ready.
+    promised_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -217,3 +220,38 @@ class ApiToken(AuthToken):
     def __str__(self) -> str:
         # knox's names the digest: the back office shows the key's first characters only.
         return f"{self.token_key}… of {self.user}"
+
+
+class SlotLoad(models.Model):
+    """The load units booked on one station in one kitchen slot; the CHECK is the capacity rule itself,
+    so two orders racing for the last units cannot both have them (orders/capacity.py)."""
+
+    slot_start = models.DateTimeField()
+    station = models.CharField(max_length=30)
+    used = models.PositiveIntegerField()
+    capacity = models.PositiveIntegerField()
+
+    class Meta:
+        db_table = "slot_loads"
+        constraints = [
+            models.UniqueConstraint(fields=["slot_start", "station"], name="slot_loads_once"),
+            models.CheckConstraint(condition=models.Q(used__lte=models.F("capacity")), name=SLOT_FULL_CONSTRAINT),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.station} at {self.slot_start}: {self.used}/{self.capacity}"
+
+
+class SlotReservation(models.Model):
+    """An order's units on a station in its slot: given back when the order is cancelled."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="reservations")
+    slot_start = models.DateTimeField()
+    station = models.CharField(max_length=30)
+    units = models.PositiveIntegerField()
+
+    class Meta:
+        db_table = "slot_reservations"
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.units} on {self.station} at {self.slot_start}"

@@ -115,6 +115,7 @@ class OrderCreatedSerializer(serializers.Serializer):
     order_number = serializers.CharField(help_text="`ORD_YYYYMMDD_NNN`: UTC date, then the day's sequence number")
     status = serializers.ChoiceField(choices=OrderStatus.choices, help_text="always `received`")
     total_amount = serializers.DecimalField(**MONEY, help_text="Σ price × quantity")
+    promised_at = serializers.DateTimeField(help_text="when it will be ready: the end of its kitchen slot (UTC)")
 
 
 order_create_schema = extend_schema(

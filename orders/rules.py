@@ -10,6 +10,7 @@ in the API, the schema and the back office at once.
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -111,6 +112,23 @@ def _rules(*rules: FieldRule) -> dict[str, FieldRule]:
     return {rule.name: rule for rule in rules}
 
 
+def requested_time(value: str) -> datetime | None:
+    """A `ready_at` as the time it asks for; None for "asap"."""
+    if value.strip().lower() == "asap":
+        return None
+    return datetime.fromisoformat(value.strip())
+
+
+def _ready_at_error(value: str) -> str | None:
+    try:
+        moment = requested_time(value)
+    except ValueError:
+        return 'must be "asap" or an ISO 8601 time with an offset, e.g. 2026-12-06T19:30:00+01:00'
+    if moment is not None and moment.tzinfo is None:
+        return "must give its offset from UTC (+01:00, or Z)"
+    return None
+
+
 def _contact_error(value: dict) -> str | None:
     return None if value.get("phone") or value.get("email") else "must hold a phone, an email or both"
 
@@ -196,6 +214,19 @@ ORDER_RULES = _rules(
         message="must be at most {max} characters",
         help_text="for the whole order, at most {max} characters on one line",
         check=_notes_error,
+    ),
+    FieldRule(
+        "ready_at",
+        Kind.TEXT,
+        min=1,
+        max=40,
+        optional=True,
+        message="must be at most {max} characters",
+        help_text=(
+            '"asap" (the default) or when the guest wants it, ISO 8601 with an offset (2026-12-06T19:30:00+01:00): '
+            "the kitchen's slot holding that time, if it has room"
+        ),
+        check=_ready_at_error,
     ),
     FieldRule(
         "contact",

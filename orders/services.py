@@ -6,24 +6,36 @@ order is already in is a no-op (`changed` is False: a double click, a redelivery
 the table does not allow raises `TransitionNotAllowed`. Each returns `(order, changed)`.
 """
 
+from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any, NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from orders import statements
+from orders.capacity import Need, kitchen_clock, next_available, order_need, order_slots
 from orders.errors import (
     DuplicateRequest,
     ItemMarkRefused,
     ItemNotFound,
     OrderNotFound,
     RecallExpired,
+    SlotFull,
     TransitionNotAllowed,
 )
 from orders.messages import order_message, order_routing_key, status_update_message
-from orders.models import IDEMPOTENCY_KEY_CONSTRAINT, TRANSITIONS, Order, OrderItem, OrderStatus, OrderStatusLog
+from orders.models import (
+    IDEMPOTENCY_KEY_CONSTRAINT,
+    SLOT_FULL_CONSTRAINT,
+    TRANSITIONS,
+    Order,
+    OrderItem,
+    OrderStatus,
+    OrderStatusLog,
+    SlotReservation,
+)
 from orders.statements import Increment
 from orders.timing import preparation_time
 from orders.validation import OrderInput
@@ -86,7 +98,10 @@ def order_create(
         )
         for item in data.items
     ]
-    with _refusing_a_repeated_key(idempotency_key):
+    need = order_need(data.order_type, data.items)
+    slots = order_slots(need, data.ready_at, now)
+
+    def insert() -> None:
         written = statements.insert_order(
             order,
             items,
@@ -101,11 +116,39 @@ def order_create(
             number_prefix=format_order_number(now.date(), 0)[:-3],
             rate_count=rate_count,
         )
-    if not written:
-        raise RateLimitExceeded(rate_count)
+        if not written:
+            raise RateLimitExceeded(rate_count)
+
+    with _refusing_a_repeated_key(idempotency_key):
+        if not need.units:  # no station of it has a capacity: the one statement, as ever
+            order.promised_at = slots[0][1].astimezone(UTC)
+            insert()
+        else:
+            _insert_with_reservation(order, need, slots, insert)
     details = {"order_number": order.number, "total_amount": order.total_amount, "priority": order.priority}
     transaction.on_commit(lambda: log.info("order_received", f"Order {order.number} received", details=details))
     return order
+
+
+def _insert_with_reservation(order: Order, need: Need, slots: list, insert: Callable[[], None]) -> None:
+    """The order and its units in its slot, in one transaction: the first of `slots` whose stations
+    still have room when the units are added (the loads' CHECK refuses a slot filled meanwhile)."""
+    for start, end in slots:
+        order.promised_at = end.astimezone(UTC)
+        try:
+            with transaction.atomic():
+                statements.reserve_units(start, need.units, need.capacity)
+                insert()
+                SlotReservation.objects.bulk_create(
+                    SlotReservation(order_id=order.pk, slot_start=start, station=code, units=units)
+                    for code, units in need.units.items()
+                )
+            return
+        except IntegrityError as exc:
+            if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != SLOT_FULL_CONSTRAINT:
+                raise
+    clock = kitchen_clock()
+    raise SlotFull("the slot filled up meanwhile", next_available(clock, need, slots[-1][1]))
 
 
 @contextmanager
@@ -237,7 +280,10 @@ def _move_by_number(
 def order_cancel(*, number: str, changed_by: str, reason: str = "") -> StatusChange:
     """Staff cancel an order that is received or cooking (SPEC §4)."""
     order = _lock_order(number)
-    return StatusChange(order, _move(order, "cancel", changed_by=changed_by, notes=reason))
+    moved = _move(order, "cancel", changed_by=changed_by, notes=reason)
+    if moved:
+        statements.release_units(order.pk)  # its kitchen slot's units are free for others at once
+    return StatusChange(order, moved)
 
 
 @transaction.atomic

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Model
 
-from orders.models import DailyOrderCounter, Order, OrderItem, OrderStatusLog
+from orders.models import DailyOrderCounter, Order, OrderItem, OrderStatusLog, SlotLoad, SlotReservation
 from orders.timing import preparation_time
 from restaurant.broker import dumps
 from restaurant.models import OutboxMessage
@@ -327,3 +327,38 @@ def _insert_sql(
     rows = f"jsonb_populate_record{'set' if many else ''}(NULL::{table}, {values}) AS r"
     sources = f"{source}, {rows}" if source else rows
     return f"INSERT INTO {table} ({names}) SELECT {picked} FROM {sources} {returning}"
+
+
+# --- kitchen slots (orders/capacity.py) --------------------------------------------------------
+
+
+def reserve_units(slot_start: datetime, units: dict[str, int], capacity: dict[str, int]) -> None:
+    """Add `units` to each station's load of the slot, with its capacity of now: one statement, the
+    stations in a fixed order (two orders never lock each other's rows the other way round). A station
+    over its capacity fails the statement on the table's CHECK (IntegrityError): nothing is booked."""
+    stations = sorted(units)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {SlotLoad._meta.db_table} (slot_start, station, used, capacity)
+            SELECT %s, s.station, s.units, s.capacity
+            FROM unnest(%s::text[], %s::int[], %s::int[]) AS s(station, units, capacity)
+            ON CONFLICT (slot_start, station) DO UPDATE
+            SET used = {SlotLoad._meta.db_table}.used + EXCLUDED.used, capacity = EXCLUDED.capacity
+            """,
+            [slot_start, stations, [units[s] for s in stations], [capacity[s] for s in stations]],
+        )
+
+
+def release_units(order_id: int) -> None:
+    """Give an order's reserved units back to their slots, and forget the reservations: one statement."""
+    loads, reservations = SlotLoad._meta.db_table, SlotReservation._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH r AS (DELETE FROM {reservations} WHERE order_id = %s RETURNING slot_start, station, units)
+            UPDATE {loads} l SET used = l.used - r.units FROM r
+            WHERE l.slot_start = r.slot_start AND l.station = r.station
+            """,
+            [order_id],
+        )

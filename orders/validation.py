@@ -8,6 +8,7 @@ quantities. Prices must arrive as `Decimal` or `int` (the JSON parser reads floa
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,7 @@ from django.conf import settings
 from menu.pricing import PricedItem, Problem, price_menu_items
 from orders.contact import phone_e164
 from orders.models import OrderType
-from orders.rules import CENT, ITEM_RULES, MENU_ITEM_RULES, ORDER_RULES, FieldRule, Kind, clean_text
+from orders.rules import CENT, ITEM_RULES, MENU_ITEM_RULES, ORDER_RULES, FieldRule, Kind, clean_text, requested_time
 from orders.selectors import table_key_matches
 from restaurant.api import ApplicationError
 
@@ -48,6 +49,9 @@ class ItemInput:
     station: str = ""
     modifiers: tuple[ChosenModifier, ...] = ()
     notes: str = ""
+    load: int = 1  # units on its station's capacity per slot (menu items; orders/capacity.py)
+    station_prep_seconds: int | None = None
+    station_capacity: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class OrderInput:
     notes: str = ""
     contact_phone: str = ""  # E.164
     contact_email: str = ""
+    ready_at: datetime | None = None  # None: as soon as possible
 
     @property
     def total_amount(self) -> Decimal:
@@ -185,6 +190,7 @@ def validate_order(data: Any) -> OrderInput:
         notes=clean_text(data.get("notes") or ""),
         contact_phone=phone_e164(contact["phone"]) if contact.get("phone") else "",
         contact_email=clean_text(contact.get("email") or ""),
+        ready_at=requested_time(data["ready_at"]) if data.get("ready_at") else None,
     )
 
 
@@ -244,4 +250,7 @@ def _menu_item(raw: dict, path: str, priced: PricedItem | list[Problem], problem
         sku=priced.sku,
         station=priced.station,
         modifiers=modifiers,
+        load=priced.load,
+        station_prep_seconds=priced.station_prep_seconds,
+        station_capacity=priced.station_capacity,
     )

@@ -20,6 +20,7 @@ from django.db import connection
 
 from kitchen.topology import kitchen_queue
 from notifications.customer import QUEUE as CUSTOMER_NOTIFICATIONS_QUEUE
+from orders.capacity import forget_clock
 from orders.models import OrderType
 from restaurant import broker
 from tests import settings as test_settings
@@ -255,3 +256,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     started = config.stash.get(_session_started, None)
     if started is not None and any(shot.stat().st_mtime >= started for shot in BROWSER_ARTIFACTS.glob("*.png")):
         terminalreporter.write_line(f"browser screenshots: {BROWSER_ARTIFACTS}")
+
+
+@pytest.fixture(autouse=True)
+def _kitchen_clock_read_afresh():
+    """orders/capacity.py keeps the kitchen's clock for a few seconds; a test's database starts
+    without the last test's clock (a flush sends no signal to forget it)."""
+    forget_clock()

@@ -44,6 +44,9 @@ class OrderStatusApi(TrackingApi):
         current_status = serializers.ChoiceField(source="status", choices=OrderStatus.choices)
         updated_at = serializers.DateTimeField()
         estimated_completion = serializers.DateTimeField(allow_null=True)
+        promised_at = serializers.DateTimeField(
+            allow_null=True, help_text="when the guest was told it will be ready: the end of its kitchen slot"
+        )
         processed_by = serializers.CharField(
             allow_null=True, help_text="the worker that took the order, or a person's first name (`kitchen` if none)"
         )
@@ -64,6 +67,7 @@ class OrderStatusApi(TrackingApi):
                             "current_status": "cooking",
                             "updated_at": "2024-12-16T10:32:00.123456Z",
                             "estimated_completion": "2024-12-16T10:32:10.123456Z",
+                            "promised_at": "2024-12-16T10:45:00Z",
                             "processed_by": "chef_mario",
                         },
                     )

@@ -1,0 +1,195 @@
+"""Honest ready times (issue 19): the kitchen's clock, its slots and their capacity.
+
+The day is cut into slots of `slot_minutes` from the restaurant's local midnight; a slot is open when
+it lies inside an opening range of its day ("24:00" closes at midnight). Every station may have a
+capacity per slot in load units (`menu.Station.capacity_per_slot`), and every item a load
+(`menu.MenuItem.load`): an order puts quantity × load on each of its items' stations. Why units per
+station and not orders per slot: a pizza oven and a bar fill up apart, and a family pizza takes the
+oven longer than a coffee takes the bar; counting orders would overbook the oven while the bar
+idles (docs/architecture.md).
+
+An order's **lead** is the longest `prep_seconds` of its stations (its order type's cooking time when
+it has no menu item with one). Its **slot**: for ASAP the earliest open slot ending at least now +
+lead where each of its stations has room, within the ASAP horizon; for a requested time T the open
+slot with start < T ≤ end. `promised_at` is the slot's end. The reservation itself is
+orders/services.py's (`order_create`), in the order's transaction, and the database holds the rule
+(`slot_loads`: CHECK used <= capacity), so no burst overbooks a slot.
+"""
+
+import time as time_module
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models.signals import post_delete, post_save
+
+from menu.models import Kitchen
+from orders.errors import KitchenClosed, SlotFull
+from orders.models import SlotLoad
+from orders.timing import cooking_time
+from orders.validation import OrderInvalid
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Clock:
+    zone: ZoneInfo
+    slot: timedelta
+    horizon: timedelta
+    days_ahead: int
+    hours: tuple[dict, ...]  # empty: open all day
+
+    def local_midnight(self, day: date) -> datetime:
+        return datetime.combine(day, time.min, tzinfo=self.zone)
+
+    def open_ranges(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The day's opening ranges, as aware datetimes."""
+        midnight = self.local_midnight(day)
+        if not self.hours:
+            return [(midnight, self.local_midnight(day + timedelta(days=1)))]
+        ranges = []
+        for hours in self.hours:
+            if DAY_NAMES[day.weekday()] in hours["days"]:
+                ranges.append((_at(day, hours["open"], self.zone), _at(day, hours["close"], self.zone)))
+        return sorted(ranges)
+
+    def slot_at(self, moment: datetime) -> tuple[datetime, datetime]:
+        """The slot holding `moment` (start ≤ moment < end)."""
+        local = moment.astimezone(self.zone)
+        midnight = self.local_midnight(local.date())
+        index = (local - midnight) // self.slot
+        start = midnight + index * self.slot
+        return start, start + self.slot
+
+    def is_open(self, start: datetime, end: datetime) -> bool:
+        return any(low <= start and end <= high for low, high in self.open_ranges(start.astimezone(self.zone).date()))
+
+    def slots_from(self, moment: datetime, until: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """The open slots from the one holding `moment`, starting before `until`."""
+        start, end = self.slot_at(moment)
+        while start < until:
+            if self.is_open(start, end):
+                yield start, end
+            start, end = end, end + self.slot
+
+    def next_open(self, moment: datetime) -> datetime | None:
+        """When the restaurant next opens for a slot after `moment` (None: not within days_ahead + 7)."""
+        return next((start for start, _ in self.slots_from(moment, moment + timedelta(days=self.days_ahead + 7))), None)
+
+
+def _at(day: date, clock: str, zone: ZoneInfo) -> datetime:
+    if clock == "24:00":
+        return datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    hour, minute = map(int, clock.split(":"))
+    return datetime.combine(day, time(hour, minute), tzinfo=zone)
+
+
+# The clock is read at every order: kept in the process this long (a change made in another process
+# is seen this late; one made in this process at once: `forget_clock`).
+CLOCK_SECONDS = 5.0
+_clock: tuple[float, "Clock"] | None = None
+
+
+def forget_clock(**_) -> None:
+    global _clock
+    _clock = None
+
+
+def kitchen_clock() -> Clock:
+    global _clock
+    if _clock is not None and time_module.monotonic() - _clock[0] < CLOCK_SECONDS:
+        return _clock[1]
+    kitchen = Kitchen.objects.filter(pk=1).first() or Kitchen()
+    clock = Clock(
+        zone=ZoneInfo(kitchen.time_zone),
+        slot=timedelta(minutes=kitchen.slot_minutes),
+        horizon=timedelta(minutes=kitchen.asap_horizon_minutes),
+        days_ahead=kitchen.days_ahead,
+        hours=tuple(kitchen.hours),
+    )
+    _clock = (time_module.monotonic(), clock)
+    return clock
+
+
+post_save.connect(forget_clock, sender=Kitchen)
+post_delete.connect(forget_clock, sender=Kitchen)
+
+
+@dataclass(frozen=True)
+class Need:
+    """What an order asks of the kitchen: its lead, and the units per station that has a capacity."""
+
+    lead: timedelta
+    units: dict[str, int] = field(default_factory=dict)  # station → load units, stations with a capacity only
+    capacity: dict[str, int] = field(default_factory=dict)  # station → its capacity per slot
+
+
+def order_need(order_type: str, items) -> Need:
+    """What the order's items (ItemInputs, as priced from the menu: no query here) ask of the kitchen."""
+    prep = [item.station_prep_seconds for item in items if item.sku and item.station_prep_seconds]
+    lead = timedelta(seconds=max(prep) * settings.COOKING_TIME_SCALE) if prep else cooking_time(order_type)
+    units: dict[str, int] = {}
+    capacity: dict[str, int] = {}
+    for item in items:
+        if item.sku and item.station_capacity is not None and item.load:
+            units[item.station] = units.get(item.station, 0) + item.quantity * item.load
+            capacity[item.station] = item.station_capacity
+    return Need(lead, units, capacity)
+
+
+def fits(need: Need, start: datetime, used: dict[tuple[datetime, str], int]) -> bool:
+    return all(used.get((start, code), 0) + units <= need.capacity[code] for code, units in need.units.items())
+
+
+def used_between(start: datetime, until: datetime, stations) -> dict[tuple[datetime, str], int]:
+    rows = SlotLoad.objects.filter(slot_start__gte=start, slot_start__lt=until, station__in=list(stations))
+    return {(row.slot_start, row.station): row.used for row in rows}
+
+
+def _fitting(clock: Clock, need: Need, start: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+    """The open slots from `start`'s to `until` where the order fits, by the loads booked now."""
+    slots = list(clock.slots_from(start, until))
+    if not need.units or not slots:
+        return slots
+    used = used_between(slots[0][0], slots[-1][1], need.units)
+    return [(low, high) for low, high in slots if fits(need, low, used)]
+
+
+def order_slots(need: Need, ready_at: datetime | None, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The slots to try for an order, best first (the database has the last word: a slot filled
+    meanwhile is refused by its CHECK, and the next one is tried). Raises OrderInvalid for a ready_at
+    in the past, too soon or too far, KitchenClosed outside the opening hours, SlotFull when full."""
+    clock = kitchen_clock()
+    earliest = now + need.lead
+    if ready_at is None:
+        if not any(True for _ in clock.slots_from(earliest, now + clock.horizon)):
+            raise KitchenClosed(clock.next_open(earliest))
+        slots = _fitting(clock, need, earliest, now + clock.horizon)
+        if not slots:
+            raise SlotFull("the kitchen is full for the next while", next_available(clock, need, now + clock.horizon))
+        return slots
+    if ready_at <= now:
+        raise OrderInvalid({"ready_at": ["is in the past"]})
+    if ready_at < earliest:
+        raise OrderInvalid({"ready_at": [f"is too soon: this order takes until {_iso(earliest)} at the earliest"]})
+    if ready_at > now + timedelta(days=clock.days_ahead, minutes=clock.slot.total_seconds() // 60):
+        raise OrderInvalid({"ready_at": [f"is too far ahead: at most {clock.days_ahead} days"]})
+    start, end = clock.slot_at(ready_at - timedelta(microseconds=1))  # start < ready_at <= end
+    if not clock.is_open(start, end):
+        raise KitchenClosed(clock.next_open(ready_at))
+    if not _fitting(clock, need, start, end):
+        raise SlotFull("that slot is full", next_available(clock, need, end))
+    return [(start, end)]
+
+
+def next_available(clock: Clock, need: Need, after: datetime) -> datetime | None:
+    """The end of the next slot from `after` with room for the order, within days_ahead."""
+    slots = _fitting(clock, need, after, after + timedelta(days=clock.days_ahead + 1))
+    return slots[0][1] if slots else None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
