@@ -223,8 +223,8 @@ ORDER_RULES = _rules(
         optional=True,
         message="must be at most {max} characters",
         help_text=(
-            '"asap" (the default) or when the guest wants it, ISO 8601 with an offset (2026-12-06T19:30:00+01:00): '
-            "the kitchen's slot holding that time, if it has room"
+            "asap (the default) or when the guest wants it, ISO 8601 with an offset (2026-12-06T19:30:00+01:00): "
+            "the slot of the kitchen holding that time, if it has room"
         ),
         check=_ready_at_error,
     ),

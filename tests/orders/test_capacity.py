@@ -32,8 +32,11 @@ def kitchen_menu(**kitchen) -> dict:
 
 
 def pizza(**fields) -> dict:
-    body = {"customer_name": "Jane", "order_type": "takeout", "items": [{"sku": "margherita", "quantity": 1, "modifiers": ["medium"]}]}
-    return body | fields
+    return {"customer_name": "Jane", "order_type": "takeout", "items": [margheritas(1)]} | fields
+
+
+def margheritas(quantity: int) -> dict:
+    return {"sku": "margherita", "quantity": quantity, "modifiers": ["medium"]}
 
 
 def iso(moment: datetime) -> str:
@@ -99,7 +102,7 @@ def test_three_pizzas_of_load_two_fill_an_oven_of_six_and_the_fourth_goes_to_the
 
 def test_asap_takes_the_earliest_slot_with_room(client):
     load_test_menu(kitchen_menu())
-    first = [post(client, pizza(items=[{"sku": "margherita", "quantity": 3, "modifiers": ["medium"]}])) for _ in range(2)]
+    first = [post(client, pizza(items=[margheritas(3)])) for _ in range(2)]
 
     promised = [datetime.fromisoformat(answer.json()["promised_at"]) for answer in first]
     assert promised[1] - promised[0] == timedelta(minutes=15)  # the first filled its slot
@@ -109,7 +112,7 @@ def test_asap_takes_the_earliest_slot_with_room(client):
 def test_a_drink_on_a_station_without_a_limit_is_never_refused(client):
     load_test_menu(kitchen_menu())
     for _ in range(5):
-        post(client, pizza(items=[{"sku": "margherita", "quantity": 3, "modifiers": ["medium"]}]))
+        post(client, pizza(items=[margheritas(3)]))
 
     answer = post(client, pizza(items=[{"sku": "cola", "quantity": 10}]))
 

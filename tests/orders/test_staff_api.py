@@ -56,6 +56,7 @@ SUMMARY_FIELDS = {
     "updated_at",
     "processed_by",
     "estimated_completion",
+    "promised_at",
     "item_count",
 }
 ADDRESS = "221B Baker Street, London"

@@ -122,7 +122,7 @@ def test_order_responses_are_documented_with_the_error_shape(spec):
     error = json_schema(spec, "/orders", "post", "400")
 
     assert set(responses) == {"201", "400", "413", "415", "429", "503"}
-    assert set(created["properties"]) == {"order_number", "status", "total_amount"}
+    assert set(created["properties"]) == {"order_number", "status", "total_amount", "promised_at"}
     assert created["properties"]["total_amount"]["type"] == "number"
     assert "Location" in responses["201"]["headers"]
     assert "Retry-After" in responses["429"]["headers"]
@@ -148,6 +148,7 @@ def test_tracking_responses_are_documented(spec, prefix):
         "current_status",
         "updated_at",
         "estimated_completion",
+        "promised_at",
         "processed_by",
     }
     assert status["properties"]["updated_at"]["format"] == "date-time"
