@@ -281,7 +281,9 @@ class Chaos:
                 kill.serving_by = "board: resync snapshot" if same_socket else "board: snapshot on a new socket"
                 return
             time.sleep(0.05)
-        kill.error = f"the board had no snapshot within {limit:.0f} s"
+        closed = self.board.find("closed", kill.at)
+        why = f" (its socket closed {len(closed)} times: {closed[-1].detail})" if closed else ""
+        kill.error = f"the board had no snapshot within {limit:.0f} s{why}"
 
     def bridge_connection(self) -> str:
         """The broker's pid of the display bridge's connection (rabbitmqctl: seconds to start)."""
@@ -700,10 +702,14 @@ def evaluate(args, stack: Stack, customers: Customers, chaos: Chaos, board: Boar
         for number, post in accepted.items()
         if post.order_type in BOARD_TYPES and board.status_of(number) != "ready"
     ]
+    on_board = sum(1 for post in accepted.values() if post.order_type in BOARD_TYPES)
     out.check(
         "the board shows every accepted takeout and dine-in order ready at the end",
         not shown_wrong,
-        ", ".join(f"{n}: {board.status_of(n)}" for n in shown_wrong[:5]),
+        f"{len(shown_wrong)} of {on_board} not, e.g. "
+        + ", ".join(f"{n}: {board.status_of(n)}" for n in shown_wrong[:3])
+        if shown_wrong
+        else "",
     )
     out.tables.append(
         "Customer board socket\n\n"
@@ -874,7 +880,12 @@ def parse_args() -> argparse.Namespace:
     add("--rate", type=float, default=50.0, help="orders per second (default 50)")
     add("--clients", type=int, default=16, help="concurrent HTTP clients (default 16)")
     add("--poison-every", type=float, default=10.0, help="s between poison messages to each exchange (default 10)")
-    add("--settle", type=float, default=180.0, help="s to wait after the load for every order to be ready")
+    add(
+        "--settle",
+        type=float,
+        default=300.0,
+        help="s to wait after the load for every order to be ready, on the board too",
+    )
     add("--recover-within", type=float, default=60.0, help="s a killed process has to serve again")
     add("--stop-timeout", type=float, default=20.0, help="the supervisor's --stop-timeout at the end")
     add("--base-port", type=int, help="the web port (the display: + 500); default a free one")

@@ -154,11 +154,13 @@ class Post:
 
 class Customers:
     """POST /orders at `rate` per second for `seconds` s, from `clients` threads with keep-alive
-    sessions: order i (body i mod len(bodies)) is sent at start + i / rate, at once if late."""
+    sessions: order i (body i mod len(bodies)) is sent at start + i / rate, at once if late, and not
+    at all after the `seconds`."""
 
     def __init__(self, url: str, bodies: list[dict], rate: float, seconds: float, clients: int) -> None:
         self.url, self.bodies, self.rate, self.clients = url, bodies, rate, clients
-        self.total = int(rate * seconds)
+        self.total, self.seconds = int(rate * seconds), seconds
+        self.deadline = float("inf")
         self.posts: list[Post] = []
         self.stop = threading.Event()
         self.lock = threading.Lock()
@@ -168,6 +170,7 @@ class Customers:
 
     def begin(self) -> float:
         self.start = time.monotonic()
+        self.deadline = self.start + self.seconds + 1.0
         self.threads = [threading.Thread(target=self.client, daemon=True) for _ in range(self.clients)]
         for thread in self.threads:
             thread.start()
@@ -178,8 +181,10 @@ class Customers:
             thread.join()
 
     def take(self) -> int | None:
+        """The next order's index; None once all are placed, or the time is up (an order that
+        cannot be sent by then is not placed: a web server that cannot keep up shows as fewer orders)."""
         with self.lock:
-            if self.next_index >= self.total or self.stop.is_set():
+            if self.next_index >= self.total or self.stop.is_set() or time.monotonic() > self.deadline:
                 return None
             self.next_index += 1
             return self.next_index - 1
