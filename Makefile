@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help run test lint check format bench migrate services venv demo-staff
+.PHONY: help run test lint check format bench soak migrate services venv demo-staff
 .DEFAULT_GOAL := help
 
 ## help: list these targets (what `make` alone does)
@@ -91,3 +91,11 @@ BENCH_BASELINE ?=
 bench: venv services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python scripts/bench.py $(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE)) $(BENCH_ARGS)
+
+## soak: issue 17's soak (scripts/soak.py, not part of `make test`): 10 minutes of orders at 50/s through the
+## whole stack under restaurant/supervise.py while poison messages are published and a worker, the relay and
+## the display are killed; exits 1 if an order is lost or doubled, a poison message missed or a process left
+## dead; options through SOAK_ARGS, e.g. make soak SOAK_ARGS="--minutes 1 --rate 20"
+SOAK_ARGS ?=
+soak: venv services
+	$(BIN)/python scripts/soak.py $(SOAK_ARGS)

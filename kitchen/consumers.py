@@ -93,6 +93,16 @@ class ScreenConsumer(AsyncJsonWebsocketConsumer):
             sockets_per_client.release(self.client)
             self.client = None
 
+    async def __call__(self, scope, receive, send) -> None:
+        # The client's share is given back however the socket ends: an exception that ends the
+        # consumer gets no websocket.disconnect from daphne (a board snapshot over daphne's 1 MiB
+        # message limit did, and after SOCKETS_PER_CLIENT of them the address was refused for good).
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            sockets_per_client.release(self.client)
+            self.client = None
+
     async def join(self, *groups: str) -> None:
         """Join `groups` once this process's bridge consumes: a snapshot sent next misses no update."""
         self.joined = groups

@@ -139,6 +139,11 @@ def order_views(number: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     return (kitchen_ticket(order), public_status(order)) if order is not None else None
 
 
+# The newest open orders a board's snapshot holds: more than any screen shows, and well under the
+# 1 MiB a WebSocket message may carry (daphne refuses a bigger one, and the board would never load).
+BOARD_ORDERS = 500
+
+
 def board_snapshot(*, order_types: Iterable[str]) -> dict[str, Any]:
     """The customer board: the public status of every open order of `order_types`, oldest first,
     each with `ready_at` (the time of its live `ready` row, so a recalled order counts from its
@@ -146,15 +151,15 @@ def board_snapshot(*, order_types: Iterable[str]) -> dict[str, Any]:
     tells how long an order has been ready by the server's clock rather than its own."""
     version = OrderStatusLog.objects.aggregate(version=Max("id"))["version"] or 0
     live_ready = Q(status_log__status=OrderStatus.READY, status_log__superseded=False)
-    orders = (
+    newest = (
         Order.objects.annotate(version=Max("status_log__id"), ready_at=Max("status_log__changed_at", filter=live_ready))
         .filter(order_type__in=list(order_types))
         .exclude(status__in=OFF_DISPLAY)
-        .order_by("created_at", "id")
+        .order_by("-created_at", "-id")[:BOARD_ORDERS]
     )
     return {
         "type": "snapshot",
-        "orders": [{**public_status(order), "ready_at": _iso(order.ready_at)} for order in orders],
+        "orders": [{**public_status(order), "ready_at": _iso(order.ready_at)} for order in reversed(newest)],
         "version": version,
         "now": timezone.now().isoformat(),
     }

@@ -32,27 +32,23 @@ Phases (--phases, in this order):
 import argparse
 import importlib.util
 import os
-import platform
 import shutil
 import signal
 import subprocess
 import sys
 from contextlib import ExitStack
-from pathlib import Path
 
-import django
 from bench_display import run_display
 from bench_phases import intake_stack, run_drain, run_loop, run_pipeline, run_soak
 from bench_stack import (
     Side,
     baseline_side,
-    connect,
     current_side,
     drop_runs,
     is_running,
     prepare_template,
-    rabbitmqctl,
 )
+from bench_stack import machine as stack_machine
 
 PHASES = ("intake", "rate-limit", "loop", "drain", "pipeline", "display")
 SERVERS = ("procfile", "daphne", "gunicorn-sync", "gunicorn-gthread", "gunicorn-uvicorn")
@@ -295,17 +291,7 @@ def first_line(args: list[str]) -> str:
 
 
 def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "?")
-    meminfo = Path("/proc/meminfo").read_text().split()
-    ram_gib = int(meminfo[meminfo.index("MemTotal:") + 1]) / 1024**2
-    with connect("postgres") as admin:
-        postgres = admin.execute("SHOW server_version").fetchone()[0]
-    rabbitmq = rabbitmqctl("version", check=False).strip() or "?"
-    return (
-        f"nproc {os.cpu_count()}, {model}, {ram_gib:.0f} GiB RAM; PostgreSQL {postgres}, RabbitMQ {rabbitmq}, "
-        f"Python {platform.python_version()}, Django {django.get_version()}, {first_line(['wrk', '-v']).split(' [')[0]}"
-    )
+    return f"{stack_machine()}, {first_line(['wrk', '-v']).split(' [')[0]}"
 
 
 def int_list(value: str) -> list[int]:

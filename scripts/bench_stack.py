@@ -7,6 +7,7 @@ with the side's own code gives every phase a fresh copy in a fraction of a secon
 """
 
 import os
+import platform
 import re
 import secrets
 import shlex
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import django
 import psycopg
 import requests
 from psycopg import sql
@@ -404,6 +406,21 @@ def fresh_run(side: Side, args, variant: str = "", **env: str) -> Iterator[Run]:
 
 
 # --- what is read about the processes and the machine ----------------------------------------------
+
+
+def machine() -> str:
+    """The machine and the services, as docs/benchmarks.md names them."""
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "?")
+    meminfo = Path("/proc/meminfo").read_text().split()
+    ram_gib = int(meminfo[meminfo.index("MemTotal:") + 1]) / 1024**2
+    with connect("postgres") as admin:
+        postgres = admin.execute("SHOW server_version").fetchone()[0]
+    rabbitmq = rabbitmqctl("version", check=False).strip() or "?"
+    return (
+        f"nproc {os.cpu_count()}, {model}, {ram_gib:.0f} GiB RAM; PostgreSQL {postgres}, RabbitMQ {rabbitmq}, "
+        f"Python {platform.python_version()}, Django {django.get_version()}"
+    )
 
 
 def group_pids(pgid: int) -> list[int]:

@@ -9,6 +9,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
+from kitchen import screens
 from kitchen.bridge import DisplayBridge
 from kitchen.screens import board_snapshot
 from kitchen.services import worker_finish_order
@@ -90,6 +91,20 @@ def test_board_socket_shows_the_order_types_its_query_chooses_and_refuses_unknow
     assert numbers(only_delivery) == {delivery.number}
     assert numbers(everything) == {takeout.number, dine_in.number, delivery.number}
     assert refused == [{"type": "websocket.close", "code": 4400}] * 3
+
+
+def test_a_board_snapshot_holds_the_newest_open_orders_oldest_first_and_fits_a_websocket_message():
+    """Thousands of open orders (a night nobody bumped) still make a snapshot the board can load: the
+    newest BOARD_ORDERS, under daphne's 1 MiB message limit (the soak's board, over it, never loaded)."""
+    made = [create_order().number for _ in range(12)]
+    screens.BOARD_ORDERS, limit = 5, screens.BOARD_ORDERS
+    try:
+        snapshot = run(snapshot_of)
+    finally:
+        screens.BOARD_ORDERS = limit
+
+    assert [order["order_number"] for order in snapshot["orders"]] == made[-5:]
+    assert limit * len(json.dumps(snapshot["orders"][0])) * 2 < 1024 * 1024  # a full one fits, with room
 
 
 def test_board_snapshot_counts_a_recalled_order_as_ready_from_its_recall():

@@ -106,6 +106,38 @@ def test_a_client_address_holds_at_most_its_share_of_sockets(settings):
     assert opened == [True, True, False, True] and reopened
 
 
+def test_a_socket_ended_by_an_error_gives_its_client_share_back(settings, monkeypatch):
+    # A board snapshot over daphne's message size limit raised in the consumer, which then hears no
+    # disconnect: the share was never given back, and after SOCKETS_PER_CLIENT of them the board's
+    # address was refused for good (the soak, scripts/soak.py).
+    settings.SOCKETS_PER_CLIENT = 1
+
+    def board() -> WebsocketCommunicator:
+        socket = WebsocketCommunicator(application, "/ws/board/", headers=session_headers(None))
+        socket.scope["client"] = ("10.0.0.9", 50000)
+        return socket
+
+    def too_big(**kwargs):
+        raise RuntimeError("tried to send WebSocket message with size 1679436 exceeding payload limit")
+
+    async def body():
+        monkeypatch.setattr("kitchen.consumers.board_snapshot", too_big)
+        failing = board()
+        assert (await failing.connect(timeout=10))[0]  # accepted, then the snapshot fails
+        with pytest.raises(RuntimeError):
+            await failing.receive_output(timeout=10)
+        monkeypatch.undo()
+        again = board()
+        reopened = (await again.connect(timeout=10))[0]
+        snapshot = await again.receive_json_from(timeout=10) if reopened else None
+        await again.disconnect()
+        return reopened, snapshot
+
+    reopened, snapshot = run(body)
+
+    assert reopened and snapshot["type"] == "snapshot"
+
+
 @pytest.mark.slow
 def test_the_display_process_keeps_a_board_socket_that_sent_garbage(start_display):
     port = free_port()
