@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from kitchen import screens
-from kitchen.bridge import SPEED_EVERY, DisplayBridge
+from kitchen.bridge import SPEED_EVERY, SPEED_GATHER, SPEED_PACE, DisplayBridge
 from orders.services import order_mark_ready
 from tests.factories import KITCHEN, create_order, load_test_menu, staff_user
 from tests.support import connect, kitchen_socket, run, session_headers
@@ -128,3 +128,27 @@ def test_the_bridge_pushes_the_figures_every_30_seconds_and_gathers_a_burst_of_c
     assert quiet and gathering
     assert after_burst["type"] == slid["type"] == "speed"
     assert reads == 2
+
+
+def test_a_costly_read_of_the_figures_is_not_made_again_until_ten_times_its_cost_has_passed(speed_reads):
+    """Under a heavy load the figures took most of the bridge's time (read every second while
+    deliveries came): a read that took a second waits nine more before the next."""
+
+    async def body():
+        sockets, _ = await open_screens("anna")
+        loop = asyncio.get_running_loop()
+        bridge = DisplayBridge(loop)  # not started: its steps are run by hand
+        reads_before = len(speed_reads)
+        bridge.speed_cost, bridge.speed_due = 1.0, True
+        bridge.last_speed = time.monotonic() - 2 * SPEED_GATHER
+        await loop.run_in_executor(None, bridge.follow_speed)  # due, but 2 s after a read of 1 s: waits
+        waited = await sockets[0].receive_nothing(timeout=0.3)
+        bridge.last_speed = time.monotonic() - SPEED_PACE * 1.0
+        await loop.run_in_executor(None, bridge.follow_speed)
+        pushed = await sockets[0].receive_json_from(timeout=5)
+        await sockets[0].disconnect()
+        return waited, pushed, len(speed_reads) - reads_before, bridge.speed_cost
+
+    waited, pushed, reads, cost = run(body)
+    assert waited and pushed["type"] == "speed" and reads == 1
+    assert 0 < cost < 1.0  # the cost of this read, now the pace of the next
