@@ -5,8 +5,9 @@ update. A named one (`notifications_queue.{name}`) is durable and catches up on 
 while down; an anonymous one gets an exclusive, auto-delete queue that is gone when it stops.
 
 A QueueConsumer (restaurant/consumer.py: the loop, the reconnections, which redeclare the queue,
-the drain on stop). A delivery is acked only after its line is printed, so a crash prints it
-again rather than never (at-least-once).
+the drain on stop). A body that is not a status update is logged and dead-lettered with its reason.
+A delivery is acked only after its line is printed, so a crash prints it again rather than never
+(at-least-once).
 """
 
 import re
@@ -80,6 +81,7 @@ def declare_subscriber_queue(channel, name: str | None) -> str:
 
 class NotificationSubscriber(QueueConsumer):
     log = log
+    dead_letter_action = "notification_dead_lettered"
 
     def __init__(self, *, name: str | None, stop: StopFlag, out: TextIO, prefetch: int = 10) -> None:
         super().__init__(stop=stop, prefetch=prefetch)
@@ -101,6 +103,8 @@ class NotificationSubscriber(QueueConsumer):
 
     def declare(self) -> None:
         self.queue = declare_subscriber_queue(self.channel, self.name)
+        with broker.topology_checked():
+            self.channel.queue_declare(broker.DEAD_LETTER_QUEUE, durable=True)  # where a malformed body goes
 
     def queues(self) -> list[str]:
         return [self.queue]
@@ -126,8 +130,8 @@ class NotificationSubscriber(QueueConsumer):
                     "body": delivery.body[:500].decode(errors="replace"),
                 },
             )
-            # No requeue: it would only come back, and this queue has nowhere better to send it.
-            self.channel.basic_reject(delivery.method.delivery_tag, requeue=False)
+            # Not requeued (it would only come back): kept in the dead-letter queue with its reason.
+            self.dead_letter(delivery, f"not a status update: {exc}"[:500])
             return
         details = {field: update[field] for field in PRINTED_FIELDS}
         if message_id and message_id in self.seen_ids:

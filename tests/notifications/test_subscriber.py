@@ -371,6 +371,10 @@ def test_malformed_messages_are_logged_as_errors_and_dropped_and_the_subscriber_
     info = wait_for(lambda: queue_info(named_queue("poison_check")), timeout=TIMEOUT, message="the queue listed")
     assert (info["messages_ready"], info["messages_unacknowledged"]) == ("0", "0")
     assert subscriber.proc.poll() is None
+    # Each is kept in the dead-letter queue with its reason, not lost.
+    dead = [amqp_channel.basic_get(broker.DEAD_LETTER_QUEUE, auto_ack=True) for _ in malformed]
+    assert [body for _, _, body in dead] == malformed
+    assert all(props.headers["x-dead-letter-reason"].startswith("not a status update") for _, props, _ in dead)
 
 
 @pytest.mark.slow
