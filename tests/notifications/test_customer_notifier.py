@@ -56,8 +56,11 @@ def texts(sms_file) -> list[tuple[str, str]]:
 
 
 def emails(tmp_path) -> list[str]:
+    """The emails Django's file backend wrote: each ends with a line of 79 dashes (two backends made
+    in one second may share a file, whose name is the time and the backend's id)."""
     folder = tmp_path / "mail"
-    return [path.read_text() for path in sorted(folder.glob("*.log"))] if folder.exists() else []
+    texts = [path.read_text() for path in sorted(folder.glob("*.log"))] if folder.exists() else []
+    return [email for text in texts for email in text.split("-" * 79 + "\n") if email.strip()]
 
 
 def wait_for_texts(sms_file, expected: Counter) -> None:

@@ -67,7 +67,7 @@ def test_order_response_has_location_amount_as_number_and_echoed_request_id(web_
     response = post_order(web_url, BIG_DINE_IN, expect=201, **{"X-Request-ID": "test-req-42"})
 
     body = response.json()
-    assert set(body) == {"order_number", "status", "total_amount"}
+    assert set(body) == {"order_number", "status", "total_amount", "promised_at"}
     assert body["status"] == "received"
     assert is_json_number(body["total_amount"])
     assert json.loads(response.content, parse_float=Decimal)["total_amount"] == Decimal("103.99")
