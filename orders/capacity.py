@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 
-from menu.models import Kitchen
+from menu.models import Kitchen, MenuItem, Station
 from orders.errors import KitchenClosed, SlotFull
 from orders.models import SlotLoad
 from orders.timing import cooking_time
@@ -193,3 +193,48 @@ def next_available(clock: Clock, need: Need, after: datetime) -> datetime | None
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def day_slots(day: date, need: Need | None = None) -> dict:
+    """The open slots of `day` (in the restaurant's zone), each with every station that has a capacity:
+    its capacity and the units booked; `full` when one of them has no unit left; with `need` (a cart),
+    `fits` when the cart's units would fit."""
+    clock = kitchen_clock()
+    stations = dict(Station.objects.filter(capacity_per_slot__isnull=False).values_list("code", "capacity_per_slot"))
+    midnight = clock.local_midnight(day)
+    end_of_day = clock.local_midnight(day + timedelta(days=1))
+    slots = list(clock.slots_from(midnight, end_of_day))
+    used = used_between(midnight, end_of_day, stations) if slots else {}
+    listed = []
+    for start, end in slots:
+        loads = {code: {"capacity": cap, "used": used.get((start, code), 0)} for code, cap in stations.items()}
+        slot = {"start": _iso(start), "end": _iso(end), "full": any(s["used"] >= s["capacity"] for s in loads.values())}
+        slot["stations"] = loads
+        if need is not None:
+            slot["fits"] = fits(need, start, used)
+        listed.append(slot)
+    return {
+        "date": day.isoformat(),
+        "time_zone": str(clock.zone),
+        "slot_minutes": int(clock.slot.total_seconds() // 60),
+        "slots": listed,
+    }
+
+
+def today() -> date:
+    return datetime.now(kitchen_clock().zone).date()
+
+
+def cart_need(lines: list[tuple[str, int]]) -> Need:
+    """What a cart (sku, quantity) would ask of the stations that have a capacity (unknown skus ask nothing)."""
+    items = {
+        item.sku: item for item in MenuItem.objects.select_related("station").filter(sku__in=[s for s, _ in lines])
+    }
+    units: dict[str, int] = {}
+    capacity: dict[str, int] = {}
+    for sku, quantity in lines:
+        item = items.get(sku)
+        if item is not None and item.station.capacity_per_slot is not None and item.load:
+            units[item.station.code] = units.get(item.station.code, 0) + quantity * item.load
+            capacity[item.station.code] = item.station.capacity_per_slot
+    return Need(timedelta(0), units, capacity)

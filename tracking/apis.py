@@ -1,3 +1,6 @@
+import re
+from datetime import date
+
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -11,8 +14,10 @@ from rest_framework.views import APIView
 
 from kitchen.models import WorkerStatus
 from kitchen.selectors import public_names, worker_list
+from orders.capacity import cart_need, day_slots, today
 from orders.models import OrderStatus
 from orders.selectors import order_get, order_history
+from restaurant.api import ApplicationError
 from restaurant.logging import service_logger
 from restaurant.openapi import DATABASE_DOWN, THROTTLED, error_response, retry_after_header
 
@@ -180,3 +185,71 @@ class WorkerStatusApi(TrackingApi):
     )
     def get(self, request):
         return Response(self.OutputSerializer(worker_list(), many=True).data)
+
+
+CART_LINE = re.compile(r"([A-Za-z0-9_-]{1,50}):([0-9]{1,2})")
+
+
+@extend_schema_serializer(component_name="Slot")
+class SlotSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField(help_text="the promised time of an order in this slot")
+    full = serializers.BooleanField(help_text="a station of it has no unit left")
+    stations = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField()),
+        help_text="per station with a capacity: {capacity, used} in load units",
+    )
+    fits = serializers.BooleanField(required=False, help_text="with `items`: whether that cart fits")
+
+
+@extend_schema_serializer(component_name="Slots")
+class SlotsSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    time_zone = serializers.CharField()
+    slot_minutes = serializers.IntegerField()
+    slots = SlotSerializer(many=True)
+
+
+class SlotsApi(TrackingApi):
+    """GET /slots: the kitchen's open slots of a day and how full each station is (orders/capacity.py)."""
+
+    @extend_schema(
+        summary="The kitchen's slots of a day",
+        description=(
+            "The open slots of `date` (the restaurant's today by default) with each station's capacity and "
+            "booked units; with `items=<sku>:<qty>,…` each slot says whether that cart `fits`."
+        ),
+        tags=["tracking"],
+        parameters=[
+            OpenApiParameter("date", str, description="YYYY-MM-DD, in the restaurant's time zone"),
+            OpenApiParameter("items", str, description="a cart: `margherita:2,cola:1`"),
+            *COMMON_PARAMETERS,
+        ],
+        responses={
+            200: SlotsSerializer,
+            400: error_response("A parameter is not valid.", "validation_failed", {"date": ["must be YYYY-MM-DD"]}),
+            **COMMON_RESPONSES,
+        },
+    )
+    def get(self, request):
+        errors: dict[str, list[str]] = {}
+        day = today()
+        if raw_date := request.query_params.get("date"):
+            try:
+                day = date.fromisoformat(raw_date)
+                date.fromordinal(day.toordinal() + 1)  # the calendar's last day has no slots to end it
+            except (ValueError, OverflowError):
+                errors["date"] = ["must be a date YYYY-MM-DD"]
+        need = None
+        if (raw_items := request.query_params.get("items")) is not None:
+            lines = [CART_LINE.fullmatch(line) for line in raw_items.split(",")]
+            if not raw_items or not all(lines) or len(lines) > 20:
+                errors["items"] = ["must be up to 20 lines <sku>:<quantity>, comma-separated"]
+            else:
+                need = cart_need([(match[1], int(match[2])) for match in lines])
+        if errors:
+            raise ApplicationError(code="validation_failed", errors=errors)
+        try:
+            return Response(day_slots(day, need))
+        except OverflowError:  # a day at the calendar's edge, in a zone that moves it past it
+            raise ApplicationError(code="validation_failed", errors={"date": ["is out of range"]}) from None

@@ -20,6 +20,7 @@ from tests.factories import load_test_menu, menu_copy, post
 pytestmark = pytest.mark.django_db
 
 ROME = ZoneInfo("Europe/Rome")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def kitchen_menu(**kitchen) -> dict:
@@ -208,3 +209,39 @@ def test_a_hundred_concurrent_orders_for_one_slot_never_overbook_it(web_url):
     assert {body["next_available"] for body in refused} == {iso(when + timedelta(minutes=15))}
     load = SlotLoad.objects.get(slot_start=when - timedelta(minutes=15), station="oven")
     assert load.used == 6 == sum(SlotReservation.objects.values_list("units", flat=True))
+
+
+# --- GET /slots ----------------------------------------------------------------------------------
+
+
+def test_slots_list_the_days_open_slots_with_each_stations_load_and_whether_a_cart_fits(client):
+    load_test_menu(
+        kitchen_menu(time_zone="Europe/Rome", hours=[{"days": list(DAYS), "open": "18:00", "close": "19:00"}])
+    )
+    day = (timezone.now().astimezone(ROME) + timedelta(days=1)).date()
+    first = datetime.combine(day, datetime.min.time().replace(hour=18), tzinfo=ROME)
+    assert post(client, pizza(ready_at=iso(first + timedelta(minutes=15)), items=[margheritas(2)])).status_code == 201
+
+    body = client.get("/slots", {"date": day.isoformat(), "items": "margherita:2,cola:1"}).json()
+
+    assert (body["date"], body["time_zone"], body["slot_minutes"]) == (day.isoformat(), "Europe/Rome", 15)
+    assert [slot["start"] for slot in body["slots"]] == [iso(first + timedelta(minutes=15 * k)) for k in range(4)]
+    assert body["slots"][0]["stations"] == {"oven": {"capacity": 6, "used": 4}}
+    assert [slot["fits"] for slot in body["slots"]] == [False, True, True, True]
+    assert not any(slot["full"] for slot in body["slots"])
+
+
+@pytest.mark.parametrize(
+    "query, field", [({"date": "tomorrow"}, "date"), ({"date": "9999-12-31"}, "date"), ({"items": "pizza"}, "items")]
+)
+def test_slots_refuse_a_bad_parameter_naming_it(client, query, field):
+    answer = client.get("/slots", query)
+
+    assert answer.status_code == 400 and set(answer.json()["errors"]) == {field}
+
+
+def test_slots_default_to_the_restaurants_today_open_all_day(client):
+    body = client.get("/slots").json()
+
+    assert body["time_zone"] == "UTC" and len(body["slots"]) == 96
+    assert body["date"] == timezone.now().date().isoformat()

@@ -29,7 +29,7 @@ from restaurant.openapi import SchemaApi
 from tests.factories import KITCHEN, create_order, staff_user
 from tests.support import REPO, manage
 
-TRACKING = {"/orders/{number}/status", "/orders/{number}/history", "/workers/status"}
+TRACKING = {"/orders/{number}/status", "/orders/{number}/history", "/workers/status", "/slots"}
 STAFF = {"/orders", "/orders/{number}"}
 ENDPOINTS = {
     ("/orders", "post"),
