@@ -19,14 +19,14 @@ orders/services.py's (`order_create`), in the order's transaction, and the datab
 import time as time_module
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 
 from menu.models import Kitchen, MenuItem, Station
-from orders.errors import KitchenClosed, SlotFull
+from orders.errors import KitchenClosed, SlotFull, utc_text
 from orders.models import SlotLoad
 from orders.timing import cooking_time
 from orders.validation import OrderInvalid
@@ -192,7 +192,7 @@ def next_available(clock: Clock, need: Need, after: datetime) -> datetime | None
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return utc_text(moment.replace(microsecond=0))
 
 
 def day_slots(day: date, need: Need | None = None) -> dict:

@@ -48,11 +48,16 @@ class DuplicateRequest(ApplicationError):
         )
 
 
+def utc_text(moment) -> str | None:
+    """A time as the API writes it: ISO 8601 in UTC with Z (None stays None)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
 class SlotFull(ApplicationError):
     """No room in the kitchen for the order when it is asked for: `next_available` says when there is."""
 
     def __init__(self, message: str, next_available) -> None:
-        when = next_available.astimezone(UTC).isoformat().replace("+00:00", "Z") if next_available else None
+        when = utc_text(next_available)
         super().__init__(
             code="slot_full", errors={"ready_at": [message]}, status_code=409, extra={"next_available": when}
         )
@@ -62,7 +67,7 @@ class KitchenClosed(ApplicationError):
     """Outside the opening hours (ASAP included): `next_open` says when the restaurant opens next."""
 
     def __init__(self, next_open) -> None:
-        when = next_open.astimezone(UTC).isoformat().replace("+00:00", "Z") if next_open else None
+        when = utc_text(next_open)
         super().__init__(
             code="closed",
             errors={"ready_at": ["the restaurant is closed then"]},

@@ -145,10 +145,15 @@ def _insert_with_reservation(order: Order, need: Need, slots: list, insert: Call
                 )
             return
         except IntegrityError as exc:
-            if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != SLOT_FULL_CONSTRAINT:
+            if not _violates(exc, SLOT_FULL_CONSTRAINT):
                 raise
     clock = kitchen_clock()
     raise SlotFull("the slot filled up meanwhile", next_available(clock, need, slots[-1][1]))
+
+
+def _violates(exc: IntegrityError, constraint: str) -> bool:
+    """Whether the database refused a write for `constraint` (psycopg's diagnostics name it)."""
+    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) == constraint
 
 
 @contextmanager
@@ -163,7 +168,7 @@ def _refusing_a_repeated_key(key: str | None):
         with transaction.atomic() if connection.in_atomic_block else nullcontext():
             yield
     except IntegrityError as exc:
-        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != IDEMPOTENCY_KEY_CONSTRAINT:
+        if not _violates(exc, IDEMPOTENCY_KEY_CONSTRAINT):
             raise
         raise DuplicateRequest(Order.objects.values_list("number", flat=True).get(idempotency_key=key)) from None
 
