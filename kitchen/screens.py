@@ -89,8 +89,18 @@ def kitchen_ticket(order: Order) -> dict[str, Any]:
         "created_at": _iso(order.created_at),
         "processed_by": order.processed_by,
         "estimated_completion": _iso(order.estimated_completion),
+        "promised_at": _iso(order.promised_at),
+        "fire_at": _iso(order.fire_at) if is_held(order) else None,
         "version": order.version,
     }
+
+
+def is_held(order: Order, now: datetime | None = None) -> bool:
+    """An order for later not yet fired: received, its kitchen message not due before `fire_at`.
+    A screen is sent its `fire_at` while it is held, and moves it to the tickets (or the board) itself
+    when that time comes by the server's clock (the snapshot's `now`): nothing changes the order then."""
+    fire_at = order.fire_at
+    return order.status == OrderStatus.RECEIVED and fire_at is not None and fire_at > (now or timezone.now())
 
 
 def public_status(order: Order) -> dict[str, Any]:
@@ -100,6 +110,8 @@ def public_status(order: Order) -> dict[str, Any]:
         "status": order.status,
         "order_type": order.order_type,
         "estimated_completion": _iso(order.estimated_completion),
+        "promised_at": _iso(order.promised_at),
+        "fire_at": _iso(order.fire_at) if is_held(order) else None,
         "version": order.version,
     }
 
@@ -119,7 +131,12 @@ def kitchen_snapshot() -> dict[str, Any]:
         OrderItem.objects.aggregate(version=Max("mark_version"))["version"] or 0,
     )
     orders = _orders().exclude(status__in=OFF_DISPLAY).order_by("-priority", "created_at")
-    return {"type": "snapshot", "orders": [kitchen_ticket(order) for order in orders], "version": version}
+    return {
+        "type": "snapshot",
+        "orders": [kitchen_ticket(order) for order in orders],
+        "version": version,
+        "now": timezone.now().isoformat(),  # the server's clock, for the held orders' fire times
+    }
 
 
 def screen_snapshot() -> dict[str, Any]:

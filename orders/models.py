@@ -68,6 +68,8 @@ class Order(models.Model):
     idempotency_key = models.CharField(max_length=64, null=True, blank=True)
     # The end of its kitchen slot (orders/capacity.py): when the guest is told it will be ready.
     promised_at = models.DateTimeField(null=True, blank=True)
+    # An order for later is held until then: its kitchen message is published at this time (issue 19).
+    fire_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
