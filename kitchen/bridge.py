@@ -58,7 +58,7 @@ from kitchen.screens import (
     speed_update,
 )
 from notifications.subscriber import MalformedMessage, declare_subscriber_queue, parse_status_update
-from orders.messages import EVERY_ORDER_MESSAGE
+from orders.messages import EVERY_HELD_ORDER, EVERY_ORDER_MESSAGE
 from orders.services import KITCHEN_NOTIFY_CHANNEL
 from restaurant import broker
 from restaurant.broker import Delivery, TopologyMismatch
@@ -145,11 +145,13 @@ class DisplayBridge(QueueConsumer):
 
     def declare(self) -> None:
         """An anonymous subscriber's queue, also bound to the order messages: a new order has a
-        `received` log row but no status update (SPEC §4), and the boards must show it at once."""
+        `received` log row but no status update (SPEC §4), and the boards must show it at once (an order
+        for later: its announcement, and its kitchen message at its fire time)."""
         self.queue = declare_subscriber_queue(self.channel, None)
         with broker.topology_checked():
             self.channel.exchange_declare(broker.ORDERS_EXCHANGE, exchange_type="topic", durable=True)
             self.channel.queue_bind(self.queue, broker.ORDERS_EXCHANGE, routing_key=EVERY_ORDER_MESSAGE)
+            self.channel.queue_bind(self.queue, broker.ORDERS_EXCHANGE, routing_key=EVERY_HELD_ORDER)
 
     def queues(self) -> list[str]:
         return [self.queue]

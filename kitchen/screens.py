@@ -90,28 +90,24 @@ def kitchen_ticket(order: Order) -> dict[str, Any]:
         "processed_by": order.processed_by,
         "estimated_completion": _iso(order.estimated_completion),
         "promised_at": _iso(order.promised_at),
-        "fire_at": _iso(order.fire_at) if is_held(order) else None,
+        "fire_at": _iso(order.fire_at),
         "version": order.version,
     }
 
 
-def is_held(order: Order, now: datetime | None = None) -> bool:
-    """An order for later not yet fired: received, its kitchen message not due before `fire_at`.
-    A screen is sent its `fire_at` while it is held, and moves it to the tickets (or the board) itself
-    when that time comes by the server's clock (the snapshot's `now`): nothing changes the order then."""
-    fire_at = order.fire_at
-    return order.status == OrderStatus.RECEIVED and fire_at is not None and fire_at > (now or timezone.now())
-
-
 def public_status(order: Order) -> dict[str, Any]:
-    """What anyone holding the order number may see: no name, no address, no items."""
+    """What anyone holding the order number may see: no name, no address, no items.
+
+    `fire_at` (here and on the ticket): an order for later is held until then (Order.is_held); a screen
+    shows it as held until that time comes by the server's clock (the snapshots' `now`) and then as an
+    ordinary order by itself, since nothing changes the order at its fire time."""
     return {
         "order_number": order.number,
         "status": order.status,
         "order_type": order.order_type,
         "estimated_completion": _iso(order.estimated_completion),
         "promised_at": _iso(order.promised_at),
-        "fire_at": _iso(order.fire_at) if is_held(order) else None,
+        "fire_at": _iso(order.fire_at),
         "version": order.version,
     }
 

@@ -18,7 +18,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from notifications.models import Channel, Event
 from notifications.services import ensure_templates, notifications_record, notifications_send_due
-from orders.messages import order_binding_key
+from orders.messages import held_order_binding_key, order_binding_key
 from orders.models import OrderType
 from restaurant import broker
 from restaurant.broker import Delivery
@@ -120,6 +120,8 @@ class CustomerNotifier(QueueConsumer):
             # kitchen queue takes (an unknown type) stays unroutable, as the relay and replay expect.
             for order_type in OrderType.values:
                 self.channel.queue_bind(QUEUE, broker.ORDERS_EXCHANGE, routing_key=order_binding_key(order_type))
+                # An order for later is received now; its kitchen message comes at its fire time.
+                self.channel.queue_bind(QUEUE, broker.ORDERS_EXCHANGE, routing_key=held_order_binding_key(order_type))
 
     def queues(self) -> list[str]:
         return [QUEUE]

@@ -4,11 +4,13 @@ index (`{order_number.__class__}`), so a template can read nothing but these val
 
 import string
 from collections.abc import Mapping
+from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
 
 from notifications.models import Channel, Event
+from orders.capacity import kitchen_clock
 from orders.models import Order, OrderType
 
 PLACEHOLDERS = {
@@ -17,7 +19,8 @@ PLACEHOLDERS = {
     "order_number": "ORD_20261206_042",
     "short_number": "042, as the board shows it",
     "track_url": "the order's tracking page",
-    "ready_at": "'at about 19:42' once the kitchen has an estimate, else 'soon'",
+    "ready_at": "'at about 19:42' (the kitchen's estimate, else the time promised; "
+    "'on Sat 12 Dec at 19:30' for another day), else 'soon'",
     "handover": "'ready for pick-up', 'on its way' (delivery) or 'being brought to table 7'",
     "table_number": "the table of a dine-in order, else empty",
 }
@@ -72,6 +75,17 @@ def render(template: str, values: Mapping[str, str]) -> str:
     return string.Formatter().vformat(template, (), values)
 
 
+def _ready_at_text(ready_at: datetime | None) -> str:
+    """When the order will be ready, in the restaurant's time zone, with the day when it is not today."""
+    if ready_at is None:
+        return "soon"
+    zone = kitchen_clock().zone
+    local = ready_at.astimezone(zone)
+    if local.date() == timezone.now().astimezone(zone).date():
+        return f"at about {local:%H:%M}"
+    return f"on {local:%a %d %b} at {local:%H:%M}"
+
+
 def order_values(order: Order) -> dict[str, str]:
     """The placeholders' values for `order`."""
     if order.order_type == OrderType.DELIVERY:
@@ -80,14 +94,14 @@ def order_values(order: Order) -> dict[str, str]:
         handover = f"being brought to table {order.table_number}"
     else:
         handover = "ready for pick-up"
-    ready_at = order.estimated_completion
+    ready_at = order.estimated_completion or order.promised_at
     return {
         "restaurant": settings.RESTAURANT_NAME,
         "customer_name": order.customer_name,
         "order_number": order.number,
         "short_number": order.number.rpartition("_")[2],
         "track_url": f"{settings.PUBLIC_BASE_URL}/track/{order.number}/",
-        "ready_at": f"at about {timezone.localtime(ready_at):%H:%M}" if ready_at else "soon",
+        "ready_at": _ready_at_text(ready_at),
         "handover": handover,
         "table_number": str(order.table_number or ""),
     }

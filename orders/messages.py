@@ -15,6 +15,20 @@ def order_routing_key(order_type: str, priority: int) -> str:
 EVERY_ORDER_MESSAGE = "kitchen.#"  # the binding key of every order message, whatever its type and priority
 
 
+def held_order_routing_key(order_type: str, priority: int) -> str:
+    """`scheduled.{order_type}.{priority}`: an order for later's announcement, published when it is
+    taken (its kitchen message waits for its fire time). No kitchen queue binds it, so no cook gets it
+    early; the screens (its "Later" strip) and the customer notifier (the guest's "received") do."""
+    return f"scheduled.{order_type}.{priority}"
+
+
+EVERY_HELD_ORDER = "scheduled.#"
+
+
+def held_order_binding_key(order_type: str) -> str:
+    return f"scheduled.{order_type}.*"
+
+
 def order_binding_key(order_type: str) -> str:
     """The binding key that takes the order messages of `order_type` at every priority."""
     return f"kitchen.{order_type}.*"
@@ -44,6 +58,8 @@ def order_message(order: Order, items: list[OrderItem]) -> dict[str, Any]:
         "total_amount": order.total_amount,
         "priority": order.priority,
         "notes": order.notes,
+        "promised_at": order.promised_at,
+        "fire_at": order.fire_at,  # None: cooked at once
     }
 
 

@@ -1,5 +1,6 @@
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -93,6 +94,11 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+    def is_held(self, now: datetime | None = None) -> bool:
+        """An order for later not yet fired: received, its kitchen message not due before `fire_at`."""
+        fire_at = self.fire_at
+        return self.status == OrderStatus.RECEIVED and fire_at is not None and fire_at > (now or timezone.now())
 
 
 class OrderItem(models.Model):

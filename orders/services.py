@@ -8,7 +8,7 @@ the table does not allow raises `TransitionNotAllowed`. Each returns `(order, ch
 
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.db import IntegrityError, connection, transaction
@@ -25,7 +25,7 @@ from orders.errors import (
     SlotFull,
     TransitionNotAllowed,
 )
-from orders.messages import order_message, order_routing_key, status_update_message
+from orders.messages import held_order_routing_key, order_message, order_routing_key, status_update_message
 from orders.models import (
     IDEMPOTENCY_KEY_CONSTRAINT,
     SLOT_FULL_CONSTRAINT,
@@ -102,16 +102,12 @@ def order_create(
     slots = order_slots(need, data.ready_at, now)
 
     def insert() -> None:
+        order.fire_at = _fire_time(order.promised_at, need, data.ready_at, now)
         written = statements.insert_order(
             order,
             items,
             OrderStatusLog(status=OrderStatus.RECEIVED, changed_by=changed_by, changed_at=now),
-            outbox_row(
-                exchange=ORDERS_EXCHANGE,
-                routing_key=order_routing_key(order.order_type, order.priority),
-                priority=order.priority,
-                created_at=now,
-            ),
+            _order_messages(order, now),
             message=order_message,
             number_prefix=format_order_number(now.date(), 0)[:-3],
             rate_count=rate_count,
@@ -128,6 +124,38 @@ def order_create(
     details = {"order_number": order.number, "total_amount": order.total_amount, "priority": order.priority}
     transaction.on_commit(lambda: log.info("order_received", f"Order {order.number} received", details=details))
     return order
+
+
+def _fire_time(promised_at, need: Need, ready_at, now) -> datetime | None:
+    """When an order for a requested time must start so as to be ready at `promised_at`: its lead
+    before. None (cooked at once, as an ASAP order) when that time has come already."""
+    if ready_at is None:
+        return None
+    fire_at = promised_at - need.lead
+    return fire_at if fire_at > now else None
+
+
+def _order_messages(order: Order, now) -> list:
+    """The order's outbox rows: its order message for the kitchen, published at once, or for an order
+    held until its fire time, then (`not_before`), after an announcement published at once on a
+    routing key no kitchen queue takes (orders/messages.py: held_order_routing_key)."""
+    kitchen = outbox_row(
+        exchange=ORDERS_EXCHANGE,
+        routing_key=order_routing_key(order.order_type, order.priority),
+        priority=order.priority,
+        created_at=now,
+        not_before=order.fire_at,
+    )
+    if order.fire_at is None:
+        return [kitchen]
+    announcement = outbox_row(
+        optional=True,
+        exchange=ORDERS_EXCHANGE,
+        routing_key=held_order_routing_key(order.order_type, order.priority),
+        priority=order.priority,
+        created_at=now,
+    )
+    return [announcement, kitchen]
 
 
 def _insert_with_reservation(order: Order, need: Need, slots: list, insert: Callable[[], None]) -> None:

@@ -3,7 +3,7 @@ models' columns (a new field is written too) and compared with what the ORM woul
 tests/orders/test_statements.py. orders/services.py decides what to write; this module only writes it.
 
 - `insert_order`: the day's next number, the order, its items, its `received` row and its order
-  message (and, as a named option, the request's rate-limit count, writing nothing over the limit);
+  message(s) (and, as a named option, the request's rate-limit count, writing nothing over the limit);
 - `update_moved_order`: a locked order's new columns, its log row and its status update;
 - `move_at_once`: the same for an order still in the move's source status, the lock included (and,
   as a named option, a counter of another table, e.g. the worker's count of ready orders);
@@ -59,15 +59,16 @@ def insert_order(
     order: Order,
     items: list[OrderItem],
     log_row: OrderStatusLog,
-    outbox: OutboxMessage,
+    outbox: list[OutboxMessage],
     *,
     message: Callable[[Order, list[OrderItem]], dict[str, Any]],
     number_prefix: str,
     rate_count: RateCount | None = None,
 ) -> bool:
     """Write a new order: the counter's next number for `order.created_at`'s date (`number_prefix`
-    and at least three digits), the order, its items, its log row and `outbox` with
-    `message(order, items)` as its body. Sets the ids and the number on the objects given.
+    and at least three digits), the order, its items, its log row and the `outbox` rows, each with
+    `message(order, items)` as its body (an order for later has two: its announcement now and its
+    kitchen message at its fire time). Sets the ids and the number on the objects given.
 
     With `rate_count`, the request is counted first (its `hits` set) and nothing is written when
     that count is over its limit: False."""
@@ -83,7 +84,7 @@ def insert_order(
                 "order": _columns_json(order, skip={"number"}),
                 "items": "[" + ",".join(_columns_json(item, skip={"order_id"}) for item in items) + "]",
                 "log": _columns_json(log_row, skip={"order_id"}),
-                "outbox": _columns_json(outbox, skip={"body"}),
+                "outbox": "[" + ",".join(_columns_json(row, skip={"body"}) for row in outbox) + "]",
                 "body_head": body_head,
                 "body_tail": body_tail,
             },
@@ -109,7 +110,7 @@ def _insert_order_sql(*, counted: bool) -> str:
     )
     log_row = _insert_sql(OrderStatusLog, "%(log)s", first={"order_id": "o.id"}, source="o")
     body = "%(body_head)s || to_json(o.number)::text || %(body_tail)s"
-    message = _insert_sql(OutboxMessage, "%(outbox)s", first={"body": body}, source="o")
+    message = _insert_sql(OutboxMessage, "%(outbox)s", first={"body": body}, source="o", many=True)
     # Counted: the rate limit's count first (`t`), and the rest only when it is within the limit.
     within_limit = "FROM t WHERE t.hits <= %(throttle_limit)s" if counted else ""
     return f"""

@@ -23,7 +23,15 @@ def outbox_enqueue(
     return row
 
 
-def outbox_row(**fields: Any) -> OutboxMessage:
+# A row's header: the message is for whoever listens; the relay marks it published when no queue
+# takes it, as it does a fanout's (any other message the broker returns is an error it retries).
+OPTIONAL = "optional"
+
+
+def outbox_row(*, optional: bool = False, **fields: Any) -> OutboxMessage:
     """An unsaved outbox row carrying the request's ID (for statements that insert it themselves)."""
     request_id = request_id_var.get()
-    return OutboxMessage(headers={"request_id": request_id} if request_id else {}, **fields)
+    headers = {"request_id": request_id} if request_id else {}
+    if optional:
+        headers[OPTIONAL] = True
+    return OutboxMessage(headers=headers, **fields)

@@ -19,7 +19,8 @@ import pika
 import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 from pika.exceptions import AMQPError, NackError, UnroutableError
 
@@ -29,6 +30,7 @@ from restaurant.database import listener_params
 from restaurant.lifecycle import StopFlag
 from restaurant.logging import request_id_bound, service_logger
 from restaurant.models import OutboxMessage
+from restaurant.outbox import OPTIONAL
 from restaurant.publisher import BrokerTimeout, Confirm, ConfirmingPublisher
 
 log = service_logger("outbox-relay")
@@ -137,7 +139,7 @@ class OutboxRelay(ReconnectingLoop):
             (taken,) = cursor.fetchone()
         if not taken:
             return []
-        return list(OutboxMessage.objects.filter(published_at__isnull=True).order_by("id")[: self.batch_size])
+        return list(due_rows().order_by("id")[: self.batch_size])
 
     def publish(self, rows: list[OutboxMessage]) -> tuple[int, Exception | None]:
         """Publish `rows` all at once; how many of them, from the first, the broker took, and why
@@ -146,8 +148,10 @@ class OutboxRelay(ReconnectingLoop):
         for done, (row, outcome) in enumerate(zip(rows, outcomes, strict=True)):
             if outcome is Confirm.ACKED:
                 continue
-            if outcome is Confirm.RETURNED and row.exchange == broker.NOTIFICATIONS_EXCHANGE:
-                # A fanout with no subscriber queue bound: nobody is listening, nothing to keep.
+            optional = row.exchange == broker.NOTIFICATIONS_EXCHANGE or row.headers.get(OPTIONAL)
+            if outcome is Confirm.RETURNED and optional:
+                # A fanout with no subscriber queue bound, or a message only for whoever listens (an
+                # order for later's announcement): nobody is listening, nothing to keep.
                 log.debug("notification_unrouted", "No subscriber bound to notifications", details=_ids(row))
                 continue
             if outcome is Confirm.RETURNED:
@@ -169,9 +173,9 @@ class OutboxRelay(ReconnectingLoop):
                     log.debug("status_update_published", f"Published {row.exchange}", details=_ids(row))
 
     def wait_for_work(self) -> None:
-        """Sleep until a NOTIFY arrives, the poll interval passes, or a stop is asked for,
-        servicing AMQP heartbeats meanwhile."""
-        deadline = time.monotonic() + self.poll_interval
+        """Sleep until a NOTIFY arrives, the poll interval passes, a held row falls due, or a stop is
+        asked for, servicing AMQP heartbeats meanwhile."""
+        deadline = time.monotonic() + min(self.poll_interval, self.next_due_in())
         while not self.stop.is_set:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -179,6 +183,17 @@ class OutboxRelay(ReconnectingLoop):
             for _ in self.listener.notifies(timeout=min(remaining, 1.0), stop_after=1):
                 return
             self.publisher.service()
+
+    def next_due_in(self) -> float:
+        """Seconds until the first held row (an order for later's kitchen message) falls due."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT extract(epoch FROM min(not_before) - now()) FROM outbox"
+                " WHERE published_at IS NULL AND not_before IS NOT NULL"
+            )
+            (seconds,) = cursor.fetchone()
+        # At least a moment: a standby relay sees rows due that the other one is publishing.
+        return self.poll_interval if seconds is None else max(float(seconds), 0.1)
 
     def gather(self) -> None:
         """Busy, but the last batch was not full: give the writers `gather_window` to commit more
@@ -206,6 +221,12 @@ class OutboxRelay(ReconnectingLoop):
             except Exception:  # already broken: nothing more to release
                 pass
         self.publisher = self.listener = None
+
+
+def due_rows():
+    """The rows to publish: not yet published, and not held (`not_before`, by the database's clock)."""
+    pending = OutboxMessage.objects.filter(published_at__isnull=True)
+    return pending.filter(Q(not_before__isnull=True) | Q(not_before__lte=Now()))
 
 
 def message(row: OutboxMessage) -> tuple[str, str, bytes, pika.BasicProperties]:

@@ -27,6 +27,8 @@ ORDER_MESSAGE_KEYS = {
     "total_amount",
     "priority",
     "notes",  # an addition of the menu (issue 9)
+    "promised_at",  # additions of the kitchen's slots (issue 19): when it will be ready,
+    "fire_at",  # and, for an order for later, when the kitchen starts it (null: at once)
 }
 
 # Bodies nested deeper than the JSON parser's recursion limit (RecursionError, not ValueError):

@@ -1,5 +1,5 @@
 import re
-from datetime import date
+from datetime import date, datetime
 
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -52,9 +52,15 @@ class OrderStatusApi(TrackingApi):
         promised_at = serializers.DateTimeField(
             allow_null=True, help_text="when the guest was told it will be ready: the end of its kitchen slot"
         )
+        fire_at = serializers.SerializerMethodField(
+            help_text="an order for later, held until the kitchen starts it at this time; null once it has fired"
+        )
         processed_by = serializers.CharField(
             allow_null=True, help_text="the worker that took the order, or a person's first name (`kitchen` if none)"
         )
+
+        def get_fire_at(self, order) -> datetime | None:
+            return serializers.DateTimeField().to_representation(order.fire_at) if order.is_held() else None
 
     @extend_schema(
         summary="An order's current status",
@@ -73,6 +79,7 @@ class OrderStatusApi(TrackingApi):
                             "updated_at": "2024-12-16T10:32:00.123456Z",
                             "estimated_completion": "2024-12-16T10:32:10.123456Z",
                             "promised_at": "2024-12-16T10:45:00Z",
+                            "fire_at": None,
                             "processed_by": "chef_mario",
                         },
                     )

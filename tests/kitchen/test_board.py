@@ -21,7 +21,7 @@ from tests.support import connect, run, session_headers
 
 pytestmark = pytest.mark.usefixtures("fresh_layer")  # tests/kitchen/conftest.py
 
-PUBLIC_KEYS = {"order_number", "status", "order_type", "estimated_completion", "version"}
+PUBLIC_KEYS = {"order_number", "status", "order_type", "estimated_completion", "promised_at", "fire_at", "version"}
 SECRET_NAME, SECRET_ADDRESS = "Secret Name", "42 Hidden Road, Springfield"
 
 

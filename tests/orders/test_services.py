@@ -102,6 +102,8 @@ def test_order_create_writes_order_items_received_log_and_one_outbox_message(db)
         "total_amount": Decimal("28.99"),
         "priority": 1,
         "notes": "",
+        "promised_at": order.promised_at.isoformat(),
+        "fire_at": None,
     }
 
 

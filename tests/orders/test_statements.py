@@ -191,7 +191,7 @@ def test_a_message_holding_the_rows_value_twice_is_refused_and_nothing_is_writte
             order,
             [],
             OrderStatusLog(status="received", changed_by="order-service"),
-            OutboxMessage(exchange="orders_topic"),
+            [OutboxMessage(exchange="orders_topic")],
             message=message_naming_the_number_twice,
             number_prefix="ORD_20310314_",
         )

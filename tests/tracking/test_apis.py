@@ -22,7 +22,9 @@ from tests.factories import create_order, get_json
 from tests.support import wait_for
 
 PREFIXES = [pytest.param("", id="root"), pytest.param("/api", id="api")]
-STATUS_FIELDS = {"order_number", "current_status", "updated_at", "estimated_completion", "promised_at", "processed_by"}
+STATUS_FIELDS = {
+    *("order_number", "current_status", "updated_at", "estimated_completion", "promised_at", "fire_at", "processed_by")
+}
 HISTORY_FIELDS = {"status", "timestamp", "changed_by"}
 WORKER_FIELDS = {"worker_name", "status", "orders_processed", "last_seen"}
 

@@ -4,9 +4,9 @@
 import { Versions, connectLive, pageData, shortNumber, showConnection } from "./live.js";
 
 const FRESH_MS = 30 * 1000; // how long the newest ready order stays highlighted
-const orders = new Map(); // number -> {status, readyAt (ms by this browser's clock, or null)}
+const orders = new Map(); // number -> {status, readyAt, fireAt (ms by this browser's clock, or null)}
 const versions = new Versions();
-let audio = null, freshTimer = null;
+let audio = null, freshTimer = null, fireTimer = null, offset = 0; // offset: the server's clock to this browser's
 
 function showClock() {
   document.getElementById("clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
@@ -33,9 +33,13 @@ function fill(id, numbers, fresh) {
   document.getElementById(id + "-count").textContent = numbers.length ? String(numbers.length) : "";
 }
 
+// An order for later is not on the board until the kitchen starts it (its fire time).
+function held(order) { return order.status === "received" && order.fireAt > Date.now(); }
+function fireAt(order) { return order.fire_at ? Date.parse(order.fire_at) + offset : null; }
+
 function render() {
   const preparing = [], ready = [];
-  for (const [number, order] of orders) (order.status === "ready" ? ready : preparing).push(number);
+  for (const [number, order] of orders) if (!held(order)) (order.status === "ready" ? ready : preparing).push(number);
   preparing.sort(byNumber);
   ready.sort((a, b) => (orders.get(b).readyAt || 0) - (orders.get(a).readyAt || 0) || byNumber(b, a));
   const age = ready.length ? Date.now() - (orders.get(ready[0]).readyAt || 0) : Infinity;
@@ -44,13 +48,16 @@ function render() {
   fill("ready", ready, fresh);
   clearTimeout(freshTimer);
   if (fresh) freshTimer = setTimeout(render, FRESH_MS - age + 50);
+  const nextFire = Math.min(...[...orders.values()].filter(held).map((order) => order.fireAt));
+  clearTimeout(fireTimer);
+  if (nextFire < Infinity) fireTimer = setTimeout(render, Math.min(nextFire - Date.now() + 50, 2 ** 31 - 1));
 }
 
 function applySnapshot(message) {
-  const offset = Date.now() - Date.parse(message.now); // the server's clock to this browser's
+  offset = Date.now() - Date.parse(message.now);
   orders.clear();
   for (const order of message.orders) {
-    orders.set(order.order_number, { status: order.status, readyAt: order.ready_at ? Date.parse(order.ready_at) + offset : null });
+    orders.set(order.order_number, { status: order.status, readyAt: order.ready_at ? Date.parse(order.ready_at) + offset : null, fireAt: fireAt(order) });
   }
   versions.reset(message.version, message.orders.map((order) => [order.order_number, order.version]));
   render();
@@ -65,7 +72,7 @@ function applyUpdate(message) {
   } else {
     const turnedReady = order.status === "ready" && !(known && known.status === "ready");
     const readyAt = order.status !== "ready" ? null : turnedReady ? Date.now() : known.readyAt;
-    orders.set(number, { status: order.status, readyAt });
+    orders.set(number, { status: order.status, readyAt, fireAt: fireAt(order) });
     if (turnedReady) chime();
   }
   render();

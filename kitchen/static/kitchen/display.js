@@ -19,6 +19,10 @@ const orders = new Map(); // number -> ticket
 const bumped = new Map(); // number -> time bumped here (for recall)
 const versions = new Versions();
 let firstSnapshot = true, audio = null, menuVersion = -1;
+// The server's clock to this browser's (from each snapshot's `now`): an order for later is held, in
+// the "Later" strip and not a ticket to start, until its `fire_at` by the server's clock.
+let serverOffset = 0;
+const heldNow = new Set(); // numbers shown in the Later strip at the last render
 
 document.getElementById("station").textContent = [stations, stationTypes]
   .filter(Boolean)
@@ -53,7 +57,11 @@ function ours(item) { return !stations || item.station == null || stations.inclu
 function shown(ticket) {
   return (!stationTypes || stationTypes.includes(ticket.order_type)) && ticket.items.some(ours);
 }
-function ageMinutes(ticket) { return (Date.now() - Date.parse(ticket.created_at)) / 60000; }
+function fireTime(ticket) { return ticket.fire_at ? Date.parse(ticket.fire_at) + serverOffset : null; }
+function isHeld(ticket) { return ticket.status === "received" && fireTime(ticket) > Date.now(); }
+// A ticket ages from when the kitchen was to start it: an order for later from its fire time.
+function ageMinutes(ticket) { return (Date.now() - (fireTime(ticket) || Date.parse(ticket.created_at))) / 60000; }
+function clockTime(iso) { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
 
 function card(ticket, counts) {
   const node = el("article", undefined, "ticket");
@@ -85,10 +93,8 @@ function card(ticket, counts) {
   const meta = el("div", undefined, "meta");
   meta.append(el("span", "", "age"));
   if (ticket.processed_by) meta.append(el("span", " · " + ticket.processed_by));
-  if (ticket.estimated_completion) {
-    const eta = new Date(ticket.estimated_completion).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    meta.append(el("span", " · ETA " + eta));
-  }
+  if (ticket.estimated_completion) meta.append(el("span", " · ETA " + clockTime(ticket.estimated_completion)));
+  if (ticket.promised_at) meta.append(el("span", " · due " + clockTime(ticket.promised_at), "due"));
   node.append(meta);
   if (EXPO) node.append(...progress(ticket));
   const next = config.next_steps[ticket.status];
@@ -100,10 +106,34 @@ function card(ticket, counts) {
   return node;
 }
 
+// The orders for later not yet fired, soonest first: number, type, when it fires and is due, its items.
+function renderLater(held) {
+  const strip = document.getElementById("later");
+  heldNow.clear();
+  strip.replaceChildren();
+  if (!held.length) return;
+  strip.append(el("strong", "Later:"));
+  for (const ticket of held.sort((a, b) => fireTime(a) - fireTime(b))) {
+    heldNow.add(ticket.order_number);
+    const entry = el("span", undefined, "held");
+    entry.dataset.number = ticket.order_number;
+    entry.title = ticket.order_number + ": " + ticket.items.filter(ours).map((item) => item.name + " × " + item.quantity).join(", ");
+    const count = ticket.items.filter(ours).reduce((sum, item) => sum + item.quantity, 0);
+    entry.append(
+      el("span", shortNumber(ticket.order_number), "short"),
+      el("span", " " + ticket.order_type.replace("_", " ") + " · " + count + " items · fire "),
+      el("span", clockTime(ticket.fire_at), "fire"),
+      el("span", ticket.promised_at ? " · due " + clockTime(ticket.promised_at) : ""),
+    );
+    strip.append(entry);
+  }
+}
+
 function render(newNumbers) {
   for (const status of ["received", "cooking", "ready"]) document.getElementById("col-" + status).replaceChildren();
-  const counts = new Map();
+  const counts = new Map(), held = [];
   for (const ticket of orders.values()) {
+    if (shown(ticket) && isHeld(ticket)) { held.push(ticket); continue; }
     const column = shown(ticket) && document.getElementById("col-" + ticket.status);
     if (!column) continue;
     const node = card(ticket, counts);
@@ -118,6 +148,7 @@ function render(newNumbers) {
   const strip = document.getElementById("allday");
   strip.replaceChildren(el("strong", "All day:"));
   for (const [name, count] of [...counts].sort((a, b) => b[1] - a[1])) strip.append(el("span", count + " × " + name));
+  renderLater(held);
   renderRecalls();
   tick();
 }
@@ -152,6 +183,13 @@ function renderRecalls() {
 }
 
 function tick() {
+  // An order for later whose fire time came: a new ticket to start, as if it had just arrived.
+  const fired = [...heldNow].filter((number) => orders.has(number) && !isHeld(orders.get(number)));
+  if (fired.length) {
+    beep();
+    render(new Set(fired));
+    return;
+  }
   for (const node of document.querySelectorAll(".ticket")) {
     const ticket = orders.get(node.dataset.number);
     if (!ticket) continue;
@@ -190,6 +228,7 @@ function showSpeed(speed) {
 }
 
 function applySnapshot(message) {
+  if (message.now) serverOffset = Date.now() - Date.parse(message.now);
   const before = new Set(orders.keys());
   orders.clear();
   for (const ticket of message.orders) orders.set(ticket.order_number, ticket);
@@ -212,7 +251,7 @@ function applyUpdate(message) {
   orders.set(ticket.order_number, ticket);
   if (ticket.status === "ready") bumped.delete(ticket.order_number);
   const fresh = known ? null : new Set([ticket.order_number]);
-  if (fresh && shown(ticket)) beep();
+  if (fresh && shown(ticket) && !isHeld(ticket)) beep();
   render(fresh);
 }
 
