@@ -36,6 +36,8 @@ ENDPOINTS = {
     ("/api/orders", "post"),
     *((path, "get") for path in TRACKING | STAFF),
     *((f"/api{path}", "get") for path in TRACKING | STAFF),
+    ("/orders/{number}/cancel", "post"),
+    ("/api/orders/{number}/cancel", "post"),
     ("/menu", "get"),
     ("/api/menu", "get"),
     ("/health", "get"),
