@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from orders.models import OrderStatus, OrderType
 from orders.openapi import MONEY, OrderCancelRequestSerializer, order_create_schema
-from orders.parsers import OrderBodyNegotiation, OrderJSONParser, idempotency_key, order_json
+from orders.parsers import OrderBodyNegotiation, OrderJSONParser, idempotency_key, optional_json, order_json
 from orders.selectors import order_detail, order_list
 from orders.services import order_cancel, order_create
 from orders.validation import validate_cancel, validate_order
@@ -288,7 +288,7 @@ class OrderCancelApi(StaffApi):
         },
     )
     def post(self, request, number: str):
-        reason = validate_cancel(request.data)
+        reason = validate_cancel(optional_json(request))
         order_cancel(number=number, changed_by=request.user.get_username(), reason=reason)
         return Response(OrderDetailApi.OutputSerializer(order_detail(number=number)).data)
 

@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
@@ -192,6 +193,24 @@ def test_an_unknown_order_is_a_404(prefix, number):
     assert response.status_code == 404, response.content
     assert response.json()["code"] == "not_found"
     assert list(response.json()["errors"]) == ["order_number"]
+
+
+def test_a_live_web_process_cancels_and_keeps_a_reason_sent_in_chunks(web_url):
+    key = api_token_create(user=staff_user(FRONT_OF_HOUSE, "fiona"))
+    number = create_order().number
+    chunks = [b'{"reason": "guest ', b'left"}']  # requests sends a generator's pieces chunked
+
+    response = requests.post(
+        f"{web_url}/api/orders/{number}/cancel",
+        data=iter(chunks),
+        headers={"Authorization": f"Token {key}", "Content-Type": "application/json"},
+        timeout=10,
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "cancelled"
+    row = OrderStatusLog.objects.get(order__number=number, status=OrderStatus.CANCELLED)
+    assert (row.changed_by, row.notes) == ("fiona", "guest left")
 
 
 # --- its units --------------------------------------------------------------------------------
