@@ -14,11 +14,11 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from orders.models import OrderStatus, OrderType
-from orders.openapi import MONEY, order_create_schema
-from orders.parsers import OrderBodyNegotiation, OrderJSONParser, idempotency_key, order_json
+from orders.openapi import MONEY, OrderCancelRequestSerializer, order_create_schema
+from orders.parsers import OrderBodyNegotiation, OrderJSONParser, idempotency_key, optional_json, order_json
 from orders.selectors import order_detail, order_list
-from orders.services import order_create
-from orders.validation import validate_order
+from orders.services import order_cancel, order_create
+from orders.validation import validate_cancel, validate_order
 from restaurant.api import ApplicationError
 from restaurant.openapi import (
     DATABASE_DOWN,
@@ -29,7 +29,7 @@ from restaurant.openapi import (
     error_response,
     retry_after_header,
 )
-from restaurant.roles import ORDER_STAFF, has_role
+from restaurant.roles import ORDER_CANCELLERS, ORDER_STAFF, has_role
 from restaurant.throttling import CountedInTheWrite
 
 
@@ -58,7 +58,7 @@ class OrderCreateApi(CountedInTheWrite, APIView):
         )
 
 
-# --- the staff order API: GET /orders, GET /orders/{number} --------------------------------------
+# --- the staff order API: GET /orders, GET /orders/{number}, POST /orders/{number}/cancel ---------
 
 MAX_LIMIT = 100
 # Deep pages are OFFSET scans; past this, narrow the list with `since` instead.
@@ -202,6 +202,11 @@ class OrderListApi(StaffApi):
         return Response(self.OutputSerializer(body).data)
 
 
+NUMBER_PARAMETER = OpenApiParameter(
+    "number", str, OpenApiParameter.PATH, description="The order number, e.g. `ORD_20241216_001`"
+)
+
+
 class OrderDetailApi(StaffApi):
     """GET /orders/{number}: the whole order."""
 
@@ -215,12 +220,7 @@ class OrderDetailApi(StaffApi):
         summary="One order with its items and status history (staff)",
         description=STAFF_DESCRIPTION,
         tags=["staff"],
-        parameters=[
-            OpenApiParameter(
-                "number", str, OpenApiParameter.PATH, description="The order number, e.g. `ORD_20241216_001`"
-            ),
-            *STAFF_PARAMETERS,
-        ],
+        parameters=[NUMBER_PARAMETER, *STAFF_PARAMETERS],
         responses={
             200: OpenApiResponse(OutputSerializer, description="Timestamps are ISO 8601 UTC."),
             404: error_response("No such order.", "not_found", {"order_number": ["no order ORD_20241216_999"]}),
@@ -229,6 +229,68 @@ class OrderDetailApi(StaffApi):
     )
     def get(self, request, number: str):
         return Response(self.OutputSerializer(order_detail(number=number)).data)
+
+
+class IsOrderCanceller(BasePermission):
+    """An active superuser, or an active Manager or Front of house user (the Kitchen role reads only)."""
+
+    def has_permission(self, request, view) -> bool:
+        return has_role(request.user, *ORDER_CANCELLERS)
+
+
+class OrderCancelApi(StaffApi):
+    """POST /orders/{number}/cancel: staff cancel an order through `order_cancel` (the rule every
+    cancel follows, admin's included), which frees its kitchen units in the same transaction. Its
+    optional body is read as POST /orders' is (JSON only, at most 64 KiB); an empty one is no reason.
+    A session must send its CSRF token (DRF's SessionAuthentication checks it); a token needs none."""
+
+    permission_classes = [IsOrderCanceller]
+    parser_classes = [OrderJSONParser]
+    content_negotiation_class = OrderBodyNegotiation
+
+    @extend_schema(
+        summary="Cancel an order (staff)",
+        description=(
+            "For staff in the Manager or Front of house role, or a superuser (the Kitchen role gets `403`), by "
+            "`Authorization: Token <key>` or a session (which must send its CSRF token, `X-CSRFToken`). Limited "
+            "by `STAFF_RATE_LIMIT` per user. A `received` or `cooking` order becomes `cancelled`, logged with "
+            "the user's name and the `reason` (optional) as its notes, the guest told; its kitchen slot's units "
+            "are free for other orders at once. An order already cancelled is answered `200` as it is (nothing "
+            "written: a double tap, a retry); a `ready` or `completed` one is refused with `409`."
+        ),
+        tags=["staff"],
+        request=OrderCancelRequestSerializer,
+        parameters=[NUMBER_PARAMETER, *STAFF_PARAMETERS],
+        responses={
+            200: OpenApiResponse(
+                OrderDetailApi.OutputSerializer, description="The order, cancelled, as GET /orders/{number} shows it."
+            ),
+            400: error_response(
+                "The body is not a JSON object, or its `reason` breaks a rule (named).",
+                "validation_failed",
+                {"reason": ["must be at most 200 characters"]},
+            ),
+            404: error_response("No such order.", "not_found", {"order_number": ["no order ORD_20241216_999"]}),
+            409: error_response(
+                "The order can no longer be cancelled (it is `ready` or `completed`).",
+                "transition_not_allowed",
+                {"status": ["cannot go from ready to cancelled"]},
+            ),
+            413: error_response(
+                "The body is larger than 64 KiB.", "body_too_large", {"body": ["must be at most 64 KiB"]}
+            ),
+            415: error_response(
+                "A body not sent as `application/json`.",
+                "unsupported_media_type",
+                {"body": ["must be sent as application/json"]},
+            ),
+            **STAFF_RESPONSES,
+        },
+    )
+    def post(self, request, number: str):
+        reason = validate_cancel(optional_json(request))
+        order_cancel(number=number, changed_by=request.user.get_username(), reason=reason)
+        return Response(OrderDetailApi.OutputSerializer(order_detail(number=number)).data)
 
 
 class OrderCollectionApi(OrderListApi, OrderCreateApi):

@@ -1,4 +1,4 @@
-"""The OpenAPI description of POST /orders (SPEC §3), for drf-spectacular.
+"""The OpenAPI description of POST /orders (SPEC §3), and the staff cancel's body, for drf-spectacular.
 
 Documentation only: these serializers never see a request. The request body's serializers are built from the
 rule table of orders/rules.py (which orders/validation.py enforces), so the schema cannot drift from the rules.
@@ -20,7 +20,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from orders.models import OrderStatus
-from orders.rules import CENT, ITEM_RULES, MENU_ITEM_RULES, ORDER_RULES, FieldRule, Kind
+from orders.rules import CANCEL_RULES, CENT, ITEM_RULES, MENU_ITEM_RULES, ORDER_RULES, FieldRule, Kind
 from restaurant.api import error_body
 from restaurant.openapi import (
     DATABASE_DOWN,
@@ -108,6 +108,10 @@ class OrderLineField(serializers.JSONField):
 
 OrderCreateRequestSerializer = _closed_serializer(
     "OrderCreateRequestSerializer", "A new order; unknown fields are rejected.", ORDER_RULES
+)
+
+OrderCancelRequestSerializer = _closed_serializer(
+    "OrderCancelRequestSerializer", "Why the order is cancelled (optional); unknown fields are rejected.", CANCEL_RULES
 )
 
 

@@ -116,6 +116,15 @@ def order_json(request: Request) -> dict[str, Any]:
     return request.data
 
 
+def optional_json(request: Request) -> dict[str, Any]:
+    """An optional body (the staff cancel's reason): `{}` when none is sent (no body, or an empty one
+    with Content-Length: 0: DRF calls no parser then), else what OrderJSONParser reads. A chunked body
+    has no Content-Length either, and DRF would take it for none: it is read as `order_json` reads it."""
+    if request.stream is None and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return order_json(request)
+    return request.data
+
+
 def _unlengthed_body(request: HttpRequest) -> BinaryIO:
     environ = getattr(request, "environ", {})
     if environ.get("wsgi.input_terminated") and not environ.get("CONTENT_LENGTH"):

@@ -5,6 +5,8 @@ fields: kind, limits, choices, the order type a field belongs to, messages and h
 `orders/validation.py` checks a body against them, and the same table builds the OpenAPI request
 schema (orders/openapi.py) and the staff order form (orders/forms.py), so a rule changed here changes
 in the API, the schema and the back office at once.
+
+`CANCEL_RULES` is the same for the staff API's cancel body (its `reason`).
 """
 
 import unicodedata
@@ -299,5 +301,18 @@ MENU_ITEM_RULES = _rules(
             "optional: the unit price the client shows (item price + its modifiers' deltas); refused with "
             "`price_mismatch` when the menu's differs"
         ),
+    ),
+)
+# The optional body of POST /orders/{number}/cancel (the staff order API): why, kept as the log row's notes.
+CANCEL_RULES = _rules(
+    FieldRule(
+        "reason",
+        Kind.TEXT,
+        min=0,
+        max=200,
+        optional=True,
+        message="must be at most {max} characters",
+        help_text="why it is cancelled (guest left, out of dough), at most {max} characters on one line",
+        check=_notes_error,
     ),
 )

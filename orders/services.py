@@ -212,6 +212,8 @@ def _lock_order(number: str, *, with_preparation: bool = False) -> Order:
     `with_preparation` reads its `preparation_time` with the lock (orders/timing.py)."""
     if not connection.in_atomic_block:
         raise RuntimeError("an order transition must run inside a transaction")
+    if "\x00" in number:  # as in order_get: PostgreSQL text cannot hold NUL (a path may: %00)
+        raise OrderNotFound(number)
     orders = Order.objects.select_for_update(of=("self",)).filter(number=number)
     if with_preparation:
         orders = orders.annotate(preparation=preparation_time())

@@ -2,8 +2,9 @@
 items (menu/pricing.py).
 
 `validate_order(data)` returns a clean `OrderInput` or raises `OrderInvalid` naming every
-offending field (`items[0].quantity`). Types are strict: JSON `"2"`, `true` and `2.5` are not
-quantities. Prices must arrive as `Decimal` or `int` (the JSON parser reads floats as Decimal).
+offending field (`items[0].quantity`); `validate_cancel(data)` does the same for a staff cancel's
+reason. Types are strict: JSON `"2"`, `true` and `2.5` are not quantities. Prices must arrive as
+`Decimal` or `int` (the JSON parser reads floats as Decimal).
 """
 
 from collections.abc import Mapping
@@ -17,7 +18,17 @@ from django.conf import settings
 from menu.pricing import PricedItem, Problem, price_menu_items
 from orders.contact import phone_e164
 from orders.models import OrderType
-from orders.rules import CENT, ITEM_RULES, MENU_ITEM_RULES, ORDER_RULES, FieldRule, Kind, clean_text, requested_time
+from orders.rules import (
+    CANCEL_RULES,
+    CENT,
+    ITEM_RULES,
+    MENU_ITEM_RULES,
+    ORDER_RULES,
+    FieldRule,
+    Kind,
+    clean_text,
+    requested_time,
+)
 from orders.selectors import table_key_matches
 from restaurant.api import ApplicationError
 
@@ -192,6 +203,18 @@ def validate_order(data: Any) -> OrderInput:
         contact_email=clean_text(contact.get("email") or ""),
         ready_at=requested_time(data["ready_at"]) if data.get("ready_at") else None,
     )
+
+
+def validate_cancel(data: Any) -> str:
+    """The reason of a staff cancel (POST /orders/{number}/cancel's optional body, CANCEL_RULES),
+    cleaned; empty when none is given. OrderInvalid naming the field otherwise."""
+    if not isinstance(data, dict):
+        raise OrderInvalid({"body": ["must be a JSON object"]})
+    errors: dict[str, list[str]] = {}
+    _check_fields(CANCEL_RULES, data, errors)
+    if errors:
+        raise OrderInvalid(errors)
+    return clean_text(data.get("reason") or "")
 
 
 class _MenuErrors:

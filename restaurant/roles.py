@@ -31,6 +31,7 @@ STAFF_ROLES = (MANAGER, FRONT_OF_HOUSE, KITCHEN)  # the login: a person in any r
 KITCHEN_STAFF = (KITCHEN, MANAGER)  # the kitchen display, and every action taken from a kitchen screen
 EXPO_WATCHERS = (KITCHEN, MANAGER, FRONT_OF_HOUSE)  # the expo screen (Front of house watches only)
 ORDER_STAFF = (MANAGER, FRONT_OF_HOUSE, KITCHEN)  # the staff order API: GET /orders, GET /orders/{number}
+ORDER_CANCELLERS = (MANAGER, FRONT_OF_HOUSE)  # the staff order API's POST /orders/{number}/cancel
 TOKEN_MANAGERS = (MANAGER,)  # the staff order API's tokens, in the back office
 
 # "app_label.codename", or "app_label.*" for every permission on that app's models.

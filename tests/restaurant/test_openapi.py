@@ -26,7 +26,7 @@ from schemathesis.checks import (
 from orders.models import OrderStatus
 from orders.tokens import api_token_create
 from restaurant.openapi import SchemaApi
-from tests.factories import KITCHEN, create_order, staff_user
+from tests.factories import FRONT_OF_HOUSE, KITCHEN, create_order, staff_user
 from tests.support import REPO, manage
 
 TRACKING = {"/orders/{number}/status", "/orders/{number}/history", "/workers/status", "/slots"}
@@ -36,6 +36,8 @@ ENDPOINTS = {
     ("/api/orders", "post"),
     *((path, "get") for path in TRACKING | STAFF),
     *((f"/api{path}", "get") for path in TRACKING | STAFF),
+    ("/orders/{number}/cancel", "post"),
+    ("/api/orders/{number}/cancel", "post"),
     ("/menu", "get"),
     ("/api/menu", "get"),
     ("/health", "get"),
@@ -267,9 +269,11 @@ def test_live_server_serves_the_schema_and_an_offline_swagger_ui(web_url):
 def test_fuzzing_the_live_server_from_its_schema_finds_no_server_error(web_url):
     """Every operation, with data that fits the schema and data that does not. Fitting data must
     also get a documented status, content type and body. The staff endpoints are called with a
-    Kitchen account's token (the least of the staff roles that may read), and an order's detail is
-    also asked for an order that exists."""
+    Kitchen account's token (the least of the staff roles that may read), the cancel with a Front of
+    house one (the least that may cancel), and an order's detail and cancel are also asked for an
+    order that exists (ready: its cancel is refused, so it stays for the others)."""
     token = api_token_create(user=staff_user(KITCHEN))
+    canceller = api_token_create(user=staff_user(FRONT_OF_HOUSE))
     order = create_order(status=OrderStatus.READY)
     schema = schemathesis.openapi.from_url(f"{web_url}/api/schema/?format=json")
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -278,13 +282,14 @@ def test_fuzzing_the_live_server_from_its_schema_finds_no_server_error(web_url):
     started = time.monotonic()
     answers = []
     for operation in operations:
-        login = {"Authorization": f"Token {token}"} if "security" in operation.definition.raw else {}
+        key = canceller if operation.path.endswith("/cancel") else token
+        login = {"Authorization": f"Token {key}"} if "security" in operation.definition.raw else {}
         answers += fuzz(operation, GenerationMode.POSITIVE, web_url, headers=login)
         # Bodies and query strings can break the schema in many ways; a path parameter that is any
         # string cannot.
         if operation.body or operation.query:
             answers += fuzz(operation, GenerationMode.NEGATIVE, web_url, headers=login)
-        if operation.path.endswith("/orders/{number}"):
+        if operation.path.endswith(("/orders/{number}", "/orders/{number}/cancel")):
             answers += fuzz(
                 operation, GenerationMode.POSITIVE, web_url, headers=login, path_parameters={"number": order.number}
             )
@@ -298,6 +303,9 @@ def test_fuzzing_the_live_server_from_its_schema_finds_no_server_error(web_url):
     # The token was taken: the staff endpoints answered.
     for label in ("GET /orders", "GET /api/orders", "GET /orders/{number}", "GET /api/orders/{number}"):
         assert (label, 200) in answers, label
+    # The Front of house token was taken too: the ready order's cancel was refused by the state machine.
+    for label in ("POST /orders/{number}/cancel", "POST /api/orders/{number}/cancel"):
+        assert (label, 409) in answers, label
 
 
 def fuzz(operation, mode: GenerationMode, base_url: str, **fixed: dict[str, str]) -> list[tuple[str, int]]:
