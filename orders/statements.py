@@ -63,9 +63,10 @@ def insert_order(
     *,
     message: Callable[[Order, list[OrderItem]], dict[str, Any]],
     number_prefix: str,
+    day: date,
     rate_count: RateCount | None = None,
 ) -> bool:
-    """Write a new order: the counter's next number for `order.created_at`'s date (`number_prefix`
+    """Write a new order: the counter's next number for `day` (`number_prefix`
     and at least three digits), the order, its items, its log row and `outbox` with
     `message(order, items)` as its body. Sets the ids and the number on the objects given.
 
@@ -78,7 +79,7 @@ def insert_order(
             _insert_order_sql(counted=rate_count is not None),
             {
                 **(rate_count.params() if rate_count else {}),
-                "day": order.created_at.date(),
+                "day": day,
                 "prefix": number_prefix,
                 "order": _columns_json(order, skip={"number"}),
                 "items": "[" + ",".join(_columns_json(item, skip={"order_id"}) for item in items) + "]",
