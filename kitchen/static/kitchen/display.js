@@ -6,7 +6,7 @@
 // What a ticket's button does (the order's next step) and how long a bumped order may be recalled
 // are the server's rules, read from the page's `display-config`.
 
-import { Versions, connectLive, pageData, shortNumber, showConnection } from "./live.js";
+import { Versions, clockTime, connectLive, pageData, restaurantZone, shortNumber, showConnection } from "./live.js";
 
 const config = pageData("display-config");
 const EXPO = config.expo, READ_ONLY = config.read_only;
@@ -86,7 +86,7 @@ function card(ticket, counts) {
   meta.append(el("span", "", "age"));
   if (ticket.processed_by) meta.append(el("span", " · " + ticket.processed_by));
   if (ticket.estimated_completion) {
-    const eta = new Date(ticket.estimated_completion).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const eta = clockTime(ticket.estimated_completion, restaurantZone());
     meta.append(el("span", " · ETA " + eta));
   }
   node.append(meta);
