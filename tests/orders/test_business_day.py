@@ -185,3 +185,23 @@ def test_the_speed_report_counts_the_restaurants_day_by_its_hours(new_york_kitch
     assert [(hour["hour"], hour["orders"]) for hour in response.context["hours"]] == [(10, 1), (23, 1)]
     assert "<th>Hour (America/New_York)</th>" in response.text
     assert "<td>23:00</td><td>1</td><td>300</td>" in response.text
+
+
+# --- the order list's days ------------------------------------------------------------------------
+
+
+def test_the_order_lists_day_filter_and_times_are_the_restaurants(new_york_kitchen):
+    evening = create_order()  # at 21:00 in New York on 7 March: 02:00 UTC on the 8th
+    Order.objects.filter(pk=evening.pk).update(created_at=new_york(2026, 3, 7, 21, 0))
+    client = logged_in(MANAGER)
+    orders = reverse("admin:orders_order_changelist")
+
+    def listed(day: int) -> list[str]:
+        response = client.get(orders, {"created_at__year": 2026, "created_at__month": 3, "created_at__day": day})
+        assert response.status_code == 200
+        return [order.number for order in response.context["cl"].result_list]
+
+    assert listed(7) == [evening.number]
+    assert listed(8) == []
+    assert "March 7, 2026, 9 p.m." in client.get(orders).text
+    assert "March 7, 2026, 9 p.m." in client.get(reverse("admin:orders_order_change", args=[evening.pk])).text
