@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from orders.capacity import order_number_day
+from orders.capacity import kitchen_clock, order_number_day
 from orders.models import DailyOrderCounter, Order, OrderStatus, OrderStatusLog
 from orders.services import order_create
 from tests.factories import MANAGER, create_order, load_test_menu, logged_in, menu_copy, order_input
@@ -93,6 +93,16 @@ def test_by_default_the_number_keeps_spec_s_utc_day(settings, new_york_kitchen, 
         "ORD_20260308_003",
         "ORD_20260308_004",
     ]
+
+
+def test_local_numbering_keeps_intake_at_one_statement(settings, new_york_kitchen, django_assert_num_queries):
+    settings.ORDER_NUMBER_DAY = "local"
+    kitchen_clock()  # the zone is the kitchen's clock, read once per process every few seconds
+
+    with django_assert_num_queries(1):
+        order = order_create(data=order_input())
+
+    assert order.number.startswith(f"ORD_{order_number_day(order.created_at):%Y%m%d}_")
 
 
 @pytest.mark.parametrize(
