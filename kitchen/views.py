@@ -19,6 +19,7 @@ from rest_framework.renderers import JSONRenderer
 from kitchen.screens import board_order_types
 from menu.apis import menu_json
 from menu.selectors import menu_document, menu_version
+from orders.capacity import kitchen_clock
 from orders.errors import OrderNotFound
 from orders.models import TRANSITIONS, OrderType, Table
 from orders.rules import CONTACT_RULES, MENU_ITEM_RULES, ORDER_RULES
@@ -32,6 +33,12 @@ SCREEN_STEPS = (("start", "Start", "start_cooking"), ("ready", "Ready", "mark_re
 EXPO_STEPS = {"bump"}  # expo runs orders out: the order-level bump (and recall) only
 # How long a bumped order may be recalled: order_recall's own default, not restated.
 RECALL_WITHIN = inspect.signature(order_recall).parameters["within"].default
+
+
+def restaurant_zone() -> str:
+    """The restaurant's time zone (its menu's kitchen), whose time the screens' clocks show
+    (`json_script` "time-zone", read by live.js: `restaurantZone`)."""
+    return str(kitchen_clock().zone)
 
 
 def display_config(*, expo: bool, read_only: bool) -> dict:
@@ -59,7 +66,8 @@ def display_config(*, expo: bool, read_only: bool) -> dict:
 
 def _display(request, *, expo: bool, read_only: bool):
     config = display_config(expo=expo, read_only=read_only)
-    return render(request, "kitchen/display.html", {"expo": expo, "read_only": read_only, "config": config})
+    context = {"expo": expo, "read_only": read_only, "config": config, "time_zone": restaurant_zone()}
+    return render(request, "kitchen/display.html", context)
 
 
 @require_GET
@@ -91,16 +99,19 @@ def track_order(request, number: str):
         order_get(number=number)
     except OrderNotFound:
         return render(request, "kitchen/track.html", {**context, "unknown": True}, status=404)
-    return render(request, "kitchen/track.html", {**context, "config": {"socket": f"/ws/orders/{number}/"}})
+    config = {"socket": f"/ws/orders/{number}/"}
+    return render(request, "kitchen/track.html", {**context, "config": config, "time_zone": restaurant_zone()})
 
 
 @require_GET
 def customer_board(request):
     types = board_order_types(request.GET.get("types"))
+    zone = restaurant_zone()  # its clock shows the restaurant's time, on a board set up wrong too
     if types is None:
-        context = {"invalid_types": request.GET.get("types"), "known_types": OrderType.values}
+        context = {"invalid_types": request.GET.get("types"), "known_types": OrderType.values, "time_zone": zone}
         return render(request, "kitchen/board.html", context, status=400)
-    return render(request, "kitchen/board.html", {"types": list(types), "config": {"socket": "/ws/board/"}})
+    context = {"types": list(types), "config": {"socket": "/ws/board/"}, "time_zone": zone}
+    return render(request, "kitchen/board.html", context)
 
 
 # What a guest may order without a table's code; dine-in needs one (the table is the QR code's).

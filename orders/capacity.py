@@ -19,11 +19,12 @@ orders/services.py's (`order_create`), in the order's transaction, and the datab
 import time as time_module
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
 
 from menu.models import Kitchen, MenuItem, Station
 from orders.errors import KitchenClosed, SlotFull, utc_text
@@ -222,7 +223,20 @@ def day_slots(day: date, need: Need | None = None) -> dict:
 
 
 def today() -> date:
-    return datetime.now(kitchen_clock().zone).date()
+    """The restaurant's date now, on its clock."""
+    return timezone.now().astimezone(kitchen_clock().zone).date()
+
+
+def order_number_day(now: datetime) -> date:
+    """The day whose counter numbers an order made at `now`: SPEC §3's UTC date, or with
+    ORDER_NUMBER_DAY=local the restaurant's business day, which starts at BUSINESS_DAY_STARTS on its
+    clock (04:00: an order at 02:00 belongs to the evening before, and a late dinner keeps counting
+    on instead of restarting at 001 at UTC midnight)."""
+    if settings.ORDER_NUMBER_DAY != "local":
+        return now.astimezone(UTC).date()
+    starts = settings.BUSINESS_DAY_STARTS
+    # Wall-clock arithmetic in the zone: the day turns at 04:00 local on a DST change day too.
+    return (now.astimezone(kitchen_clock().zone) - timedelta(hours=starts.hour, minutes=starts.minute)).date()
 
 
 def cart_need(lines: list[tuple[str, int]]) -> Need:

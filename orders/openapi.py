@@ -116,7 +116,12 @@ OrderCancelRequestSerializer = _closed_serializer(
 
 
 class OrderCreatedSerializer(serializers.Serializer):
-    order_number = serializers.CharField(help_text="`ORD_YYYYMMDD_NNN`: UTC date, then the day's sequence number")
+    order_number = serializers.CharField(
+        help_text=(
+            "`ORD_YYYYMMDD_NNN`: the UTC date (the restaurant's business day with `ORDER_NUMBER_DAY=local`), "
+            "then the day's sequence number"
+        )
+    )
     status = serializers.ChoiceField(choices=OrderStatus.choices, help_text="always `received`")
     total_amount = serializers.DecimalField(**MONEY, help_text="Σ price × quantity")
     promised_at = serializers.DateTimeField(help_text="when it will be ready: the end of its kitchen slot (UTC)")

@@ -5,7 +5,7 @@ service figures. Nothing here writes, and nothing here imports a service. The li
 
 import math
 import secrets
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, Sum
@@ -114,12 +114,14 @@ def speed_of_service(*, since: datetime, until: datetime) -> dict[str, Any]:
     return _figures(list(_ready_orders(since, until)))
 
 
-def speed_of_service_by_hour(*, day: date) -> list[dict[str, Any]]:
-    """`speed_of_service` for each UTC hour of `day`, by the hour the orders became ready."""
-    start = datetime.combine(day, time.min, tzinfo=UTC)
-    rows = list(_ready_orders(start, start + timedelta(days=1)))
+def speed_of_service_by_hour(*, day: date, zone: tzinfo) -> list[dict[str, Any]]:
+    """`speed_of_service` for each hour of `day` on the clock of `zone` (the restaurant's), by the
+    hour the orders became ready. A day the clocks change has 23 or 25 hours: the hour repeated in
+    autumn counts both its passes under one hour."""
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    rows = list(_ready_orders(start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)))
     return [
-        {"hour": hour, **_figures([row for row in rows if row["ready_at"].astimezone(UTC).hour == hour])}
+        {"hour": hour, **_figures([row for row in rows if row["ready_at"].astimezone(zone).hour == hour])}
         for hour in range(24)
     ]
 

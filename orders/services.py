@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from orders import statements
-from orders.capacity import Need, kitchen_clock, next_available, order_need, order_slots
+from orders.capacity import Need, kitchen_clock, next_available, order_need, order_number_day, order_slots
 from orders.errors import (
     DuplicateRequest,
     ItemMarkRefused,
@@ -103,13 +103,15 @@ def order_create(
 
     def insert() -> None:
         order.fire_at = _fire_time(order.promised_at, need, data.ready_at, now)
+        day = order_number_day(now)  # UTC, or the restaurant's business day (ORDER_NUMBER_DAY)
         written = statements.insert_order(
             order,
             items,
             OrderStatusLog(status=OrderStatus.RECEIVED, changed_by=changed_by, changed_at=now),
             _order_messages(order, now),
             message=order_message,
-            number_prefix=format_order_number(now.date(), 0)[:-3],
+            number_prefix=format_order_number(day, 0)[:-3],
+            day=day,
             rate_count=rate_count,
         )
         if not written:

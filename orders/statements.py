@@ -63,10 +63,11 @@ def insert_order(
     *,
     message: Callable[[Order, list[OrderItem]], dict[str, Any]],
     number_prefix: str,
+    day: date,
     rate_count: RateCount | None = None,
 ) -> bool:
-    """Write a new order: the counter's next number for `order.created_at`'s date (`number_prefix`
-    and at least three digits), the order, its items, its log row and the `outbox` rows, each with
+    """Write a new order: the counter's next number for `day` (`number_prefix` and at least three
+    digits), the order, its items, its log row and the `outbox` rows, each with
     `message(order, items)` as its body (an order for later has two: its announcement now and its
     kitchen message at its fire time). Sets the ids and the number on the objects given.
 
@@ -79,7 +80,7 @@ def insert_order(
             _insert_order_sql(counted=rate_count is not None),
             {
                 **(rate_count.params() if rate_count else {}),
-                "day": order.created_at.date(),
+                "day": day,
                 "prefix": number_prefix,
                 "order": _columns_json(order, skip={"number"}),
                 "items": "[" + ",".join(_columns_json(item, skip={"order_id"}) for item in items) + "]",

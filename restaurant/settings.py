@@ -5,7 +5,7 @@ A bad value stops start-up with a message naming the variable.
 
 import re
 import secrets
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import environ
@@ -94,6 +94,16 @@ RABBITMQ_URL = _read("RABBITMQ_URL", env.str, default="amqp://guest:guest@localh
 BROKER_TOPOLOGY = ["kitchen.topology.declare_kitchen_queues"]
 ORDERS_RATE_LIMIT = _rate("ORDERS_RATE_LIMIT", "120/min")
 TRACKING_RATE_LIMIT = _rate("TRACKING_RATE_LIMIT", "600/min")
+# The order number's day (README "Capacity and promised times"): utc, SPEC §3's UTC date; local, the
+# restaurant's business day (its menu's kitchen time zone), which starts at BUSINESS_DAY_STARTS local
+# time, so a late service keeps its day's numbers past midnight.
+ORDER_NUMBER_DAY = _read("ORDER_NUMBER_DAY", env.str, default="utc").strip().lower()
+if ORDER_NUMBER_DAY not in {"utc", "local"}:
+    raise ImproperlyConfigured(f"ORDER_NUMBER_DAY: expected utc or local, got {ORDER_NUMBER_DAY!r}")
+_day_starts = _read("BUSINESS_DAY_STARTS", env.str, default="04:00").strip()
+if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", _day_starts):
+    raise ImproperlyConfigured(f"BUSINESS_DAY_STARTS: expected HH:MM from 00:00 to 23:59, got {_day_starts!r}")
+BUSINESS_DAY_STARTS = time.fromisoformat(_day_starts)
 # open: POST /orders takes the seed's free items ({name, quantity, price}) next to menu items; strict: menu items only.
 MENU_MODE = _read("MENU_MODE", env.str, default="open").strip().lower()
 if MENU_MODE not in {"open", "strict"}:

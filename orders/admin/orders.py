@@ -5,9 +5,12 @@ entry (orders/admin/entry.py), each a call of the service that the API and the k
 from collections.abc import Callable
 
 from django.contrib import admin, messages
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from orders.admin.entry import StaffOrderEntry
+from orders.capacity import kitchen_clock
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog
 from orders.services import (
     OrderNotFound,
@@ -78,6 +81,19 @@ class OrderAdmin(StaffOrderEntry, admin.ModelAdmin):
     # Orders only grow: no COUNT(*) of the whole table on every page.
     show_full_result_count = False
 
+    # --- the restaurant's clock ----------------------------------------------------------------
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        """The list by the restaurant's calendar: its day filters (the date hierarchy, "Today", "Past
+        7 days") and its times in the kitchen's zone, the day its staff, the speed report and a local
+        order number (ORDER_NUMBER_DAY=local) speak of, not UTC's."""
+        return _on_the_restaurants_clock(lambda: super(OrderAdmin, self).changelist_view(request, extra_context))
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        return _on_the_restaurants_clock(
+            lambda: super(OrderAdmin, self).change_view(request, object_id, form_url, extra_context)
+        )
+
     # --- what staff may do ---------------------------------------------------------------------
 
     def has_change_permission(self, request, obj=None) -> bool:
@@ -121,3 +137,13 @@ class OrderAdmin(StaffOrderEntry, admin.ModelAdmin):
             self.message_user(request, f"{to.capitalize()}: {', '.join(done)}.", messages.SUCCESS)
         if already:
             self.message_user(request, f"Already {to}: {', '.join(already)}.", messages.WARNING)
+
+
+def _on_the_restaurants_clock(view: Callable[[], HttpResponse]) -> HttpResponse:
+    """`view()`'s answer queried and rendered in the restaurant's time zone (a TemplateResponse is
+    rendered here, while the zone is on, rather than later on its way out)."""
+    with timezone.override(kitchen_clock().zone):
+        response = view()
+        if isinstance(response, TemplateResponse):
+            response.render()
+    return response

@@ -51,7 +51,7 @@ def test_the_figures_of_a_known_day_are_those_worked_out_by_hand(known_orders):
         "p90_seconds": 1200,
         "late": 2,
     }
-    hours = {row["hour"]: row for row in speed_of_service_by_hour(day=DAY.date())}
+    hours = {row["hour"]: row for row in speed_of_service_by_hour(day=DAY.date(), zone=UTC)}
     # Hour 10: 300, 600, 900, 1200 → median the 2nd (600), p90 the ceil(3.6) = 4th (1200).
     assert hours[10] == {"hour": 10, "orders": 4, "median_seconds": 600, "p90_seconds": 1200, "late": 2}
     assert hours[11] == {"hour": 11, "orders": 1, "median_seconds": 480, "p90_seconds": 480, "late": 0}

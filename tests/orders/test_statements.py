@@ -3,7 +3,7 @@ a value spliced into a message from the row is there exactly once."""
 
 import dataclasses
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from unittest import mock
 
@@ -194,6 +194,7 @@ def test_a_message_holding_the_rows_value_twice_is_refused_and_nothing_is_writte
             [OutboxMessage(exchange="orders_topic")],
             message=message_naming_the_number_twice,
             number_prefix="ORD_20310314_",
+            day=date(2031, 3, 14),
         )
 
     assert (Order.objects.count(), OutboxMessage.objects.count()) == (0, 0)

@@ -1,7 +1,7 @@
 // The customer board (/board/): kitchen/templates/kitchen/board.html. Numbers of the day under
 // "Preparing" and "Ready for pick-up", the newest ready one highlighted for its first 30 s.
 
-import { Versions, connectLive, pageData, shortNumber, showConnection } from "./live.js";
+import { Versions, clockTime, connectLive, pageData, restaurantZone, shortNumber, showConnection } from "./live.js";
 
 const FRESH_MS = 30 * 1000; // how long the newest ready order stays highlighted
 const orders = new Map(); // number -> {status, readyAt, fireAt (ms by this browser's clock, or null)}
@@ -9,7 +9,7 @@ const versions = new Versions();
 let audio = null, freshTimer = null, fireTimer = null, offset = 0; // offset: the server's clock to this browser's
 
 function showClock() {
-  document.getElementById("clock").textContent = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  document.getElementById("clock").textContent = clockTime(Date.now(), restaurantZone());
 }
 showClock();
 setInterval(showClock, 1000);

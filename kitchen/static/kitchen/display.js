@@ -6,7 +6,7 @@
 // What a ticket's button does (the order's next step) and how long a bumped order may be recalled
 // are the server's rules, read from the page's `display-config`.
 
-import { Versions, connectLive, pageData, shortNumber, showConnection } from "./live.js";
+import { Versions, clockTime, connectLive, pageData, restaurantZone, shortNumber, showConnection } from "./live.js";
 
 const config = pageData("display-config");
 const EXPO = config.expo, READ_ONLY = config.read_only;
@@ -61,7 +61,8 @@ function fireTime(ticket) { return ticket.fire_at ? Date.parse(ticket.fire_at) +
 function isHeld(ticket) { return ticket.status === "received" && fireTime(ticket) > Date.now(); }
 // A ticket ages from when the kitchen was to start it: an order for later from its fire time.
 function ageMinutes(ticket) { return (Date.now() - (fireTime(ticket) || Date.parse(ticket.created_at))) / 60000; }
-function clockTime(iso) { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+// A time on the restaurant's clock (its zone, whatever the tablet's).
+function localTime(moment) { return clockTime(moment, restaurantZone()); }
 
 function card(ticket, counts) {
   const node = el("article", undefined, "ticket");
@@ -93,8 +94,8 @@ function card(ticket, counts) {
   const meta = el("div", undefined, "meta");
   meta.append(el("span", "", "age"));
   if (ticket.processed_by) meta.append(el("span", " · " + ticket.processed_by));
-  if (ticket.estimated_completion) meta.append(el("span", " · ETA " + clockTime(ticket.estimated_completion)));
-  if (ticket.promised_at) meta.append(el("span", " · due " + clockTime(ticket.promised_at), "due"));
+  if (ticket.estimated_completion) meta.append(el("span", " · ETA " + localTime(ticket.estimated_completion)));
+  if (ticket.promised_at) meta.append(el("span", " · due " + localTime(ticket.promised_at), "due"));
   node.append(meta);
   if (EXPO) node.append(...progress(ticket));
   const next = config.next_steps[ticket.status];
@@ -122,8 +123,8 @@ function renderLater(held) {
     entry.append(
       el("span", shortNumber(ticket.order_number), "short"),
       el("span", " " + ticket.order_type.replace("_", " ") + " · " + count + " items · fire "),
-      el("span", clockTime(ticket.fire_at), "fire"),
-      el("span", ticket.promised_at ? " · due " + clockTime(ticket.promised_at) : ""),
+      el("span", localTime(ticket.fire_at), "fire"),
+      el("span", ticket.promised_at ? " · due " + localTime(ticket.promised_at) : ""),
     );
     strip.append(entry);
   }

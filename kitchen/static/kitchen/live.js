@@ -36,6 +36,25 @@ export function shortNumber(number) {
   return match ? match[1] : number;
 }
 
+/** The restaurant's time zone, which the page's view puts in it (`json_script` under `time-zone`): the
+ * screens' clocks show its time, not the tablet's. Undefined (the browser's own) on a page without it. */
+export function restaurantZone(document = globalThis.document) {
+  const node = document.getElementById("time-zone");
+  return node ? JSON.parse(node.textContent) : undefined;
+}
+
+const clockFormats = new Map(); // time zone -> its Intl.DateTimeFormat (the clock ticks every second)
+
+/** `moment` (a Date, ms or ISO 8601 text) as the restaurant's clock shows it, hours and minutes in
+ * `timeZone` (e.g. "America/New_York"; undefined: the browser's zone), in the browser's language. */
+export function clockTime(moment, timeZone, locale = undefined) {
+  const key = `${timeZone}|${locale}`;
+  if (!clockFormats.has(key)) {
+    clockFormats.set(key, new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", timeZone }));
+  }
+  return clockFormats.get(key).format(new Date(moment));
+}
+
 /** What the server put in the page with Django's `json_script` under `id`. */
 export function pageData(id, document = globalThis.document) {
   return JSON.parse(document.getElementById(id).textContent);

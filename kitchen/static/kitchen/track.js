@@ -1,7 +1,7 @@
 // Order tracking (/track/<number>/): kitchen/templates/kitchen/track.html. One order's public status
 // (no name, address or items) as a step bar, live through its socket.
 
-import { Versions, connectLive, pageData, showConnection } from "./live.js";
+import { Versions, clockTime, connectLive, pageData, restaurantZone, showConnection } from "./live.js";
 
 const LABELS = { received: "Received", cooking: "Cooking", ready: "Ready for pick-up", completed: "Completed", cancelled: "Cancelled" };
 // How a ready order reaches its guest: they fetch a takeout, a dine-in is brought, a delivery leaves.
@@ -30,7 +30,7 @@ function show(message) {
   document.getElementById("status").textContent = label || order.status;
   const eta = order.estimated_completion;
   document.getElementById("eta").textContent =
-    eta && order.status === "cooking" ? "ready around " + new Date(eta).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+    eta && order.status === "cooking" ? "ready around " + clockTime(eta, restaurantZone()) : "";
   showStep(order.status);
   // A delivery leaves with a driver: it is not called on the counter's board (by default).
   document.getElementById("board").hidden = order.order_type === "delivery";
