@@ -90,6 +90,7 @@ class Order(models.Model):
             ("cancel_order", "Can cancel an order"),
             ("complete_order", "Can mark a ready order completed"),
             ("view_speed_of_service", "Can see the speed-of-service report"),
+            ("view_capacity", "Can see the kitchen's capacity page"),
         ]
 
     def __str__(self) -> str:

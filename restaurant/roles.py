@@ -8,10 +8,11 @@ Two questions are asked of a user, both answered from here:
 - "does this user hold a permission?" (Django's `user.has_perm`): the back office (restaurant/admin_site.py
   and every app's admin) checks the permissions a role is given here (`ROLE_PERMISSIONS`).
 
-The groups are made by data migrations (orders 0003, menu 0004, orders 0006, restaurant 0004, each
-granting the permissions of its day) and topped up by `create_demo_staff` through `ensure_roles`, which
-only adds: a permission an operator gave a group by hand is left alone. A Manager puts a person in a
-role in the back office (restaurant/admin.py: staff accounts), through `user_set_role`.
+The groups are made by data migrations (orders 0003, menu 0004, orders 0006, restaurant 0004, orders
+0013, each granting the permissions of its day) and topped up by `create_demo_staff` through
+`ensure_roles`, which only adds: a permission an operator gave a group by hand is left alone. A
+Manager puts a person in a role in the back office (restaurant/admin.py: staff accounts), through
+`user_set_role`.
 """
 
 from django.apps import apps
@@ -47,6 +48,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "orders.view_orderitem",
         "orders.view_orderstatuslog",
         "orders.view_table",
+        "orders.view_capacity",  # the kitchen's capacity page: which slots still have room, for the phone
         "notifications.view_customernotification",
         "kitchen.view_worker",
         # The menu to answer the phone with; and they 86 what the pass tells them is out (the kitchen
