@@ -6,6 +6,8 @@ drops the banner live.
 
 Screenshots: artifacts/browser/70-*.png (skipped without Debian's `chromium`)."""
 
+import time
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -40,7 +42,9 @@ def test_the_expo_socket_carries_the_pause_in_its_snapshot_and_hears_every_chang
         await connect(communicator)
         snapshot = await communicator.receive_json_from(timeout=10)
         until = await database_sync_to_async(asap_pause)(minutes=15, paused_by="boss")
+        committed = time.monotonic()
         paused = await next_pause(communicator)
+        heard_after = time.monotonic() - committed
         late = expo_socket(cook)  # a screen that connects during the pause
         await connect(late)
         late_snapshot = await late.receive_json_from(timeout=10)
@@ -48,9 +52,10 @@ def test_the_expo_socket_carries_the_pause_in_its_snapshot_and_hears_every_chang
         await database_sync_to_async(asap_resume)(resumed_by="boss")
         resumed = await next_pause(communicator)
         await communicator.disconnect()
-        return snapshot, until, paused, late_snapshot, resumed
+        return snapshot, until, paused, late_snapshot, resumed, heard_after
 
-    snapshot, until, paused, late_snapshot, resumed = run(body)
+    snapshot, until, paused, late_snapshot, resumed, heard_after = run(body)
+    assert heard_after < 2.0  # every expo within a couple of seconds (the bridge polls LISTEN at each step)
     assert snapshot["pause"]["paused_until"] is None
     assert paused["paused_until"] == until.isoformat() and paused["paused_by"] == "boss"
     assert paused["until_local"] == until.strftime("%H:%M")  # the test menu's kitchen: UTC

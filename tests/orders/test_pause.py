@@ -12,9 +12,21 @@ from django.test import Client
 from django.utils import timezone
 
 from menu.models import Kitchen
+from orders.capacity import kitchen_clock
 from orders.models import Order
 from orders.pause import asap_pause, asap_resume
-from tests.factories import FRONT_OF_HOUSE, KITCHEN, MANAGER, load_test_menu, logged_in, menu_copy, post, staff_user
+from orders.services import order_create
+from tests.factories import (
+    FRONT_OF_HOUSE,
+    KITCHEN,
+    MANAGER,
+    load_test_menu,
+    logged_in,
+    menu_copy,
+    order_input,
+    post,
+    staff_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +84,17 @@ def test_while_paused_an_asap_order_is_promised_the_first_slot_ending_after_the_
 
     assert promised(answer) == slot_end_holding(until + LEAD)
     assert promised(answer) >= until + LEAD > promised(answer) - SLOT  # the first slot that ends late enough
+
+
+def test_while_paused_an_order_is_still_written_in_one_statement(django_assert_num_queries):
+    """The pause comes with the kitchen's clock, which a process reads every few seconds, not per order."""
+    until = asap_pause(minutes=30, paused_by="boss")
+    kitchen_clock()
+
+    with django_assert_num_queries(1):
+        order = order_create(data=order_input())
+
+    assert order.promised_at >= until
 
 
 def test_a_pause_past_the_asap_horizon_refuses_asap_with_kitchen_paused_and_when_to_ask_for(client):
