@@ -8,7 +8,8 @@ why two of them are not broker messages):
   message of `orders_topic`, as the outbox relay publishes them (`handle`);
 - an item's mark: `NOTIFY kitchen` with the order's number (orders/services.py, at commit; `tick`);
 - the 86 list, and the menu's version for the guests' ordering pages: `NOTIFY menu` (the menu
-  tables' trigger, menu/migrations/0002; `tick`).
+  tables' trigger, menu/migrations/0002; `tick`);
+- a Manager's pause of new ASAP orders: `NOTIFY asap_pause` (orders/pause.py, at commit; `tick`).
 
 All of them go out one way, `publish`: a read of kitchen/screens.py that names each group and
 what it is sent (an order is read once for all its groups), then a `group_send` per group. A
@@ -54,11 +55,13 @@ from kitchen.screens import (
     changes_speed,
     menu_update,
     order_updates,
+    pause_update,
     resync,
     speed_update,
 )
 from notifications.subscriber import MalformedMessage, declare_subscriber_queue, parse_status_update
 from orders.messages import EVERY_HELD_ORDER, EVERY_ORDER_MESSAGE
+from orders.pause import PAUSE_NOTIFY_CHANNEL
 from orders.services import KITCHEN_NOTIFY_CHANNEL
 from restaurant import broker
 from restaurant.broker import Delivery, TopologyMismatch
@@ -192,7 +195,8 @@ class DisplayBridge(QueueConsumer):
         """What PostgreSQL tells the displays directly (LISTEN, polled at every step): `menu` (the menu
         tables' trigger, menu/migrations/0002) sends every kitchen display the sold-out (86) list
         again, and every ordering page the menu's version; `kitchen` (an item's prepared mark,
-        orders/services.py) the ticket of its order. Listening again after the database was lost,
+        orders/services.py) the ticket of its order; `asap_pause` (orders/pause.py) every kitchen
+        display the ASAP pause. Listening again after the database was lost,
         each of those screens takes a fresh snapshot instead: what happened meanwhile was not heard."""
         try:
             if self.menu_listener is None:
@@ -204,6 +208,8 @@ class DisplayBridge(QueueConsumer):
                 heard.setdefault(notify.channel, set()).add(notify.payload)
             if "menu" in heard:
                 self.publish(menu_update)
+            if PAUSE_NOTIFY_CHANNEL in heard:
+                self.publish(pause_update)
             for number in heard.get(KITCHEN_NOTIFY_CHANNEL, ()):
                 # A mark is not public (the public status shows no items); it moves its station's figures.
                 self.publish_order(number, public=False, speed=True)
@@ -227,13 +233,14 @@ class DisplayBridge(QueueConsumer):
         self.speed_cost = time.monotonic() - self.last_speed
 
     def _listen_menu(self) -> bool:
-        """LISTEN to the menu's and the items' channels, tried at most every 2 s; True once listening."""
+        """LISTEN to the menu's, the items' and the pause's channels, tried at most every 2 s; True once listening."""
         if time.monotonic() < self.next_menu_listen:
             return False
         self.next_menu_listen = time.monotonic() + 2.0
         self.menu_listener = psycopg.connect(**listener_params(), autocommit=True)
         self.menu_listener.execute("LISTEN menu")
         self.menu_listener.execute(f"LISTEN {KITCHEN_NOTIFY_CHANNEL}")
+        self.menu_listener.execute(f"LISTEN {PAUSE_NOTIFY_CHANNEL}")
         return True
 
     def _close_menu_listener(self) -> None:

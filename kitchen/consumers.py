@@ -252,6 +252,9 @@ class KitchenConsumer(ScreenConsumer):
     async def speed_update(self, event) -> None:
         await self.send_json({"type": "speed", "speed": event["speed"]})
 
+    async def pause_update(self, event) -> None:
+        await self.send_json({"type": "pause", "pause": event["pause"]})
+
     async def resync(self, event) -> None:
         await self.send_snapshot()
 

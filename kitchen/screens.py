@@ -3,7 +3,8 @@ read models: the kitchen ticket, the public status, the snapshots, the speed fig
 
 Every screen starts from a snapshot read here (kitchen/consumers.py) and then hears updates that
 this process's display bridge (kitchen/bridge.py) reads here and sends to a group: `order_updates`
-(an order's status or item marks), `menu_update` (the 86 list), `speed_update` (the figures).
+(an order's status or item marks), `menu_update` (the 86 list), `speed_update` (the figures),
+`pause_update` (the ASAP pause).
 Nothing here writes, and nothing here knows the bridge or the sockets.
 
 A `version` is an `order_status_log` id (an item's mark takes one from the same sequence): the
@@ -21,7 +22,9 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from menu.selectors import menu_version, sold_out
+from orders.capacity import kitchen_clock
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog, OrderType
+from orders.pause import asap_pause_now
 from orders.selectors import LATE_AFTER, speed_of_service, station_speed
 
 KITCHEN_GROUP = "kitchen"  # every kitchen display: every update, as a full ticket
@@ -136,8 +139,19 @@ def kitchen_snapshot() -> dict[str, Any]:
 
 
 def screen_snapshot() -> dict[str, Any]:
-    """What a kitchen screen starts from, read in one thread hop: the tickets, the 86 list, the figures."""
-    return {**kitchen_snapshot(), "menu": sold_out(), "speed": kitchen_speed()}
+    """What a kitchen screen starts from, read in one thread hop: the tickets, the 86 list, the figures,
+    the ASAP pause."""
+    return {**kitchen_snapshot(), "menu": sold_out(), "speed": kitchen_speed(), "pause": asap_pause_view()}
+
+
+def asap_pause_view() -> dict[str, Any]:
+    """The ASAP pause as the kitchen screens show it (orders/pause.py): until when (ISO 8601, None when
+    there is none) and that time as HH:MM in the restaurant's zone, who paused, and the server's `now`,
+    so a screen ends the banner by the server's clock rather than its own."""
+    now = timezone.now()
+    until, paused_by = asap_pause_now(now)
+    local = until.astimezone(kitchen_clock().zone).strftime("%H:%M") if until else None
+    return {"paused_until": _iso(until), "until_local": local, "paused_by": paused_by, "now": now.isoformat()}
 
 
 def menu_snapshot() -> dict[str, Any]:
@@ -219,6 +233,11 @@ def menu_update() -> list[Update]:
     """The 86 list, read once, to every kitchen screen; its version to every ordering page."""
     message = {"type": "menu.update", "menu": sold_out()}
     return [(KITCHEN_GROUP, message), (MENU_GROUP, message)]
+
+
+def pause_update() -> list[Update]:
+    """The ASAP pause, read once, to every kitchen screen (a Manager paused or resumed)."""
+    return [(KITCHEN_GROUP, {"type": "pause.update", "pause": asap_pause_view()})]
 
 
 def speed_update() -> list[Update]:

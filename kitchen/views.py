@@ -11,20 +11,23 @@ import re
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 from rest_framework.renderers import JSONRenderer
 
-from kitchen.screens import board_order_types
+from kitchen.screens import asap_pause_view, board_order_types
 from menu.apis import menu_json
 from menu.selectors import menu_document, menu_version
 from orders.capacity import kitchen_clock
 from orders.errors import OrderNotFound
 from orders.models import TRANSITIONS, OrderType, Table
+from orders.pause import EXPO_PAUSE_CHOICES, asap_pause, asap_resume, pause_minutes
 from orders.rules import CONTACT_RULES, MENU_ITEM_RULES, ORDER_RULES
 from orders.selectors import order_get, table_for_key
 from orders.services import order_recall
+from restaurant.api import ApplicationError, error_body
 from restaurant.roles import EXPO_WATCHERS, KITCHEN_STAFF, has_role
 
 # A ticket's one button: the socket action (kitchen/consumers.py) that makes the order's transition of
@@ -64,9 +67,20 @@ def display_config(*, expo: bool, read_only: bool) -> dict:
     }
 
 
+PAUSE_PERMISSION = "menu.pause_asap"  # the Manager's (menu/migrations/0008)
+
+
 def _display(request, *, expo: bool, read_only: bool):
     config = display_config(expo=expo, read_only=read_only)
-    context = {"expo": expo, "read_only": read_only, "config": config, "time_zone": restaurant_zone()}
+    # A Manager on expo pauses new ASAP orders from it (kitchen_pause); every screen shows the pause.
+    pause_choices = EXPO_PAUSE_CHOICES if expo and request.user.has_perm(PAUSE_PERMISSION) else ()
+    context = {
+        "expo": expo,
+        "read_only": read_only,
+        "config": config,
+        "time_zone": restaurant_zone(),
+        "pause_choices": pause_choices,
+    }
     return render(request, "kitchen/display.html", context)
 
 
@@ -87,6 +101,25 @@ def kitchen_expo(request):
     if not has_role(request.user, *EXPO_WATCHERS):
         raise PermissionDenied
     return _display(request, expo=True, read_only=not has_role(request.user, *KITCHEN_STAFF))
+
+
+@require_POST
+def kitchen_pause(request):
+    """POST /kitchen/expo/pause/ (the expo's buttons, kitchen/static/kitchen/pause.js; CSRF-checked as
+    every form): `minutes=<1–240>` pauses new ASAP orders for that long, `action=resume` takes them
+    again. Managers only (menu.pause_asap): anyone else 403. Answers the pause as the screens show it,
+    or a 400 naming the field; every kitchen screen hears the change through its bridge."""
+    if not request.user.is_authenticated or not request.user.has_perm(PAUSE_PERMISSION):
+        raise PermissionDenied
+    who = request.user.get_username()
+    try:
+        if request.POST.get("action") == "resume":
+            asap_resume(resumed_by=who)
+        else:
+            asap_pause(minutes=pause_minutes(request.POST.get("minutes")), paused_by=who)
+    except ApplicationError as exc:
+        return JsonResponse(error_body(exc.code, exc.errors), status=exc.status_code)
+    return JsonResponse(asap_pause_view())
 
 
 @require_GET

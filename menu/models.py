@@ -142,16 +142,21 @@ class MenuVersion(models.Model):
 class Kitchen(models.Model):
     """The kitchen's clock (one row, from the menu file's `"kitchen"`): its time zone, its slots, how far
     ahead guests may order, and its opening hours (`[{"days": ["mon", …], "open": "11:30", "close":
-    "22:30"}]`; none: open all day). orders/capacity.py reads it."""
+    "22:30"}]`; none: open all day); and whether new ASAP orders are paused. orders/capacity.py reads it."""
 
     time_zone = models.CharField(max_length=64, default="UTC")
     slot_minutes = models.PositiveSmallIntegerField(default=15)
     asap_horizon_minutes = models.PositiveIntegerField(default=120)
     days_ahead = models.PositiveSmallIntegerField(default=7)
     hours = models.JSONField(default=list, blank=True)
+    # A Manager's "kitchen busy" (orders/pause.py): until then new ASAP orders are promised after it.
+    # Not the menu file's: load_menu writes the fields above only, and never ends a pause.
+    paused_until = models.DateTimeField(null=True, blank=True)
+    paused_by = models.CharField(max_length=150, blank=True, default="")
 
     class Meta:
         db_table = "menu_kitchen"
+        permissions = [("pause_asap", "Can pause new ASAP orders (kitchen busy)")]
 
     def __str__(self) -> str:
         return f"Kitchen ({self.time_zone}, {self.slot_minutes}-minute slots)"

@@ -11,9 +11,11 @@ idles (docs/architecture.md).
 An order's **lead** is the longest `prep_seconds` of its stations (its order type's cooking time when
 it has no menu item with one). Its **slot**: for ASAP the earliest open slot ending at least now +
 lead where each of its stations has room, within the ASAP horizon; for a requested time T the open
-slot with start < T ≤ end. `promised_at` is the slot's end. The reservation itself is
-orders/services.py's (`order_create`), in the order's transaction, and the database holds the rule
-(`slot_loads`: CHECK used <= capacity), so no burst overbooks a slot.
+slot with start < T ≤ end. `promised_at` is the slot's end. While a Manager pauses new ASAP orders
+("kitchen busy", orders/pause.py) an ASAP order's slot ends at least the pause's end + lead, or it
+is refused (`kitchen_paused`) when none does within the horizon; a requested time is not affected.
+The reservation itself is orders/services.py's (`order_create`), in the order's transaction, and
+the database holds the rule (`slot_loads`: CHECK used <= capacity), so no burst overbooks a slot.
 """
 
 import time as time_module
@@ -27,7 +29,7 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from menu.models import Kitchen, MenuItem, Station
-from orders.errors import KitchenClosed, SlotFull, utc_text
+from orders.errors import KitchenClosed, KitchenPaused, SlotFull, utc_text
 from orders.models import SlotLoad
 from orders.timing import cooking_time
 from orders.validation import OrderInvalid
@@ -42,6 +44,10 @@ class Clock:
     horizon: timedelta
     days_ahead: int
     hours: tuple[dict, ...]  # empty: open all day
+    paused_until: datetime | None = None  # new ASAP orders paused until then (orders/pause.py)
+
+    def paused(self, now: datetime) -> bool:
+        return self.paused_until is not None and self.paused_until > now
 
     def local_midnight(self, day: date) -> datetime:
         return datetime.combine(day, time.min, tzinfo=self.zone)
@@ -110,6 +116,7 @@ def kitchen_clock() -> Clock:
         horizon=timedelta(minutes=kitchen.asap_horizon_minutes),
         days_ahead=kitchen.days_ahead,
         hours=tuple(kitchen.hours),
+        paused_until=kitchen.paused_until,
     )
     _clock = (time_module.monotonic(), clock)
     return clock
@@ -168,6 +175,8 @@ def order_slots(need: Need, ready_at: datetime | None, now: datetime) -> list[tu
     if ready_at is None:
         if not any(True for _ in clock.slots_from(earliest, now + clock.horizon)):
             raise KitchenClosed(clock.next_open(earliest))
+        if clock.paused(now):
+            return _after_the_pause(clock, need, now)
         slots = _fitting(clock, need, earliest, now + clock.horizon)
         if not slots:
             raise SlotFull("the kitchen is full for the next while", next_available(clock, need, now + clock.horizon))
@@ -186,6 +195,16 @@ def order_slots(need: Need, ready_at: datetime | None, now: datetime) -> list[tu
     return [(start, end)]
 
 
+def _after_the_pause(clock: Clock, need: Need, now: datetime) -> list[tuple[datetime, datetime]]:
+    """An ASAP order's slots while new ASAP orders are paused: ending at least the pause's end + lead,
+    within the horizon; else KitchenPaused, with the first slot after the pause that has room."""
+    earliest = clock.paused_until + need.lead
+    slots = _fitting(clock, need, earliest, now + clock.horizon)
+    if not slots:
+        raise KitchenPaused(clock.paused_until, next_available(clock, need, earliest))
+    return slots
+
+
 def next_available(clock: Clock, need: Need, after: datetime) -> datetime | None:
     """The end of the next slot from `after` with room for the order, within days_ahead."""
     slots = _fitting(clock, need, after, after + timedelta(days=clock.days_ahead + 1))
@@ -199,7 +218,8 @@ def _iso(moment: datetime) -> str:
 def day_slots(day: date, need: Need | None = None) -> dict:
     """The open slots of `day` (in the restaurant's zone), each with every station that has a capacity:
     its capacity and the units booked; `full` when one of them has no unit left; with `need` (a cart),
-    `fits` when the cart's units would fit."""
+    `fits` when the cart's units would fit. `paused_until`: while new ASAP orders are paused, until when
+    (an ASAP order is then promised a slot ending at least that + its lead)."""
     clock = kitchen_clock()
     stations = dict(Station.objects.filter(capacity_per_slot__isnull=False).values_list("code", "capacity_per_slot"))
     midnight = clock.local_midnight(day)
@@ -218,6 +238,7 @@ def day_slots(day: date, need: Need | None = None) -> dict:
         "date": day.isoformat(),
         "time_zone": str(clock.zone),
         "slot_minutes": int(clock.slot.total_seconds() // 60),
+        "paused_until": utc_text(clock.paused_until) if clock.paused(datetime.now(UTC)) else None,
         "slots": listed,
     }
 

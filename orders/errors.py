@@ -74,3 +74,19 @@ class KitchenClosed(ApplicationError):
             status_code=409,
             extra={"next_open": when},
         )
+
+
+class KitchenPaused(ApplicationError):
+    """New ASAP orders are paused (a Manager's "kitchen busy", orders/pause.py) and no slot after the
+    pause fits within the ASAP horizon: `paused_until` says until when, `next_available` the end of the
+    first slot after the pause with room for the order (to ask for as a `ready_at`; None: none within
+    days_ahead)."""
+
+    def __init__(self, paused_until, next_available) -> None:
+        until = utc_text(paused_until)
+        super().__init__(
+            code="kitchen_paused",
+            errors={"ready_at": [f"new orders for as soon as possible are paused until {until}"]},
+            status_code=409,
+            extra={"paused_until": until, "next_available": utc_text(next_available)},
+        )

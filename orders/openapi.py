@@ -181,6 +181,46 @@ order_create_schema = extend_schema(
                 ),
             ],
         ),
+        409: OpenApiResponse(
+            ErrorSerializer,
+            description=(
+                "The kitchen cannot promise the order, nothing written (orders/capacity.py): `slot_full` (no "
+                "room; `next_available`: the next slot end with room for it), `closed` (outside the opening "
+                "hours; `next_open`), `kitchen_paused` (a Manager paused new ASAP orders and no slot after "
+                "the pause fits within the ASAP horizon; `paused_until`, and `next_available`: the first "
+                "slot end after the pause with room, to ask for as `ready_at`, or null). Times ISO 8601 UTC."
+            ),
+            examples=[
+                OpenApiExample(
+                    "slot_full",
+                    value={
+                        **error_body("slot_full", {"ready_at": ["that slot is full"]}),
+                        "next_available": "2024-12-16T19:45:00Z",
+                    },
+                    response_only=True,
+                ),
+                OpenApiExample(
+                    "closed",
+                    value={
+                        **error_body("closed", {"ready_at": ["the restaurant is closed then"]}),
+                        "next_open": "2024-12-17T10:30:00Z",
+                    },
+                    response_only=True,
+                ),
+                OpenApiExample(
+                    "kitchen_paused",
+                    value={
+                        **error_body(
+                            "kitchen_paused",
+                            {"ready_at": ["new orders for as soon as possible are paused until 2024-12-16T19:30:00Z"]},
+                        ),
+                        "paused_until": "2024-12-16T19:30:00Z",
+                        "next_available": "2024-12-16T19:45:00Z",
+                    },
+                    response_only=True,
+                ),
+            ],
+        ),
         413: error_response("The body is larger than 64 KiB.", "body_too_large", {"body": ["must be at most 64 KiB"]}),
         415: error_response(
             "The body is not sent as `application/json` (no `Content-Type` header, or another type).",

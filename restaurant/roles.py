@@ -9,7 +9,7 @@ Two questions are asked of a user, both answered from here:
   and every app's admin) checks the permissions a role is given here (`ROLE_PERMISSIONS`).
 
 The groups are made by data migrations (orders 0003, menu 0004, orders 0006, restaurant 0004, orders
-0013, each granting the permissions of its day) and topped up by `create_demo_staff` through
+0013, menu 0008, each granting the permissions of its day) and topped up by `create_demo_staff` through
 `ensure_roles`, which only adds: a permission an operator gave a group by hand is left alone. A
 Manager puts a person in a role in the back office (restaurant/admin.py: staff accounts), through
 `user_set_role`.

@@ -17,7 +17,7 @@ SOURCE_DIRS = ("restaurant", "orders", "menu", "kitchen", "tracking", "notificat
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>", re.IGNORECASE)
 INLINE_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.IGNORECASE)
 PAGE_SCRIPTS = ["kitchen/live.js", "kitchen/display.js", "kitchen/board.js", "kitchen/track.js"]
-PAGE_SCRIPTS += ["kitchen/order.js", "kitchen/ordering.js", "orders/staff_order.js"]
+PAGE_SCRIPTS += ["kitchen/order.js", "kitchen/ordering.js", "kitchen/pause.js", "orders/staff_order.js"]
 
 
 def templates() -> list:

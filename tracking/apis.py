@@ -214,6 +214,11 @@ class SlotsSerializer(serializers.Serializer):
     date = serializers.DateField()
     time_zone = serializers.CharField()
     slot_minutes = serializers.IntegerField()
+    paused_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="while a Manager pauses new ASAP orders, until when (an ASAP order is then promised a slot "
+        "ending at least this + its cooking time); null when not paused",
+    )
     slots = SlotSerializer(many=True)
 
 

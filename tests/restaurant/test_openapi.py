@@ -123,7 +123,7 @@ def test_order_responses_are_documented_with_the_error_shape(spec):
     created = json_schema(spec, "/orders", "post", "201")
     error = json_schema(spec, "/orders", "post", "400")
 
-    assert set(responses) == {"201", "400", "413", "415", "429", "503"}
+    assert set(responses) == {"201", "400", "409", "413", "415", "429", "503"}
     assert set(created["properties"]) == {"order_number", "status", "total_amount", "promised_at"}
     assert created["properties"]["total_amount"]["type"] == "number"
     assert "Location" in responses["201"]["headers"]
@@ -133,6 +133,17 @@ def test_order_responses_are_documented_with_the_error_shape(spec):
         assert json_schema(spec, "/orders", "post", status) == error
         for example in responses[status]["content"]["application/json"]["examples"].values():
             assert set(example["value"]) == {"code", "errors"}
+    # The kitchen's refusals (orders/capacity.py) carry when to come back beside code and errors.
+    assert json_schema(spec, "/orders", "post", "409") == error
+    refusals = {
+        example["value"]["code"]: set(example["value"]) - {"code", "errors"}
+        for example in (responses["409"]["content"]["application/json"]["examples"].values())
+    }
+    assert refusals == {
+        "slot_full": {"next_available"},
+        "closed": {"next_open"},
+        "kitchen_paused": {"paused_until", "next_available"},
+    }
     example = responses["201"]["content"]["application/json"]["examples"]["Created"]["value"]
     assert example == {"order_number": "ORD_20241216_001", "status": "received", "total_amount": 24.98}
 

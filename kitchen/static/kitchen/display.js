@@ -7,6 +7,7 @@
 // are the server's rules, read from the page's `display-config`.
 
 import { Versions, clockTime, connectLive, pageData, restaurantZone, shortNumber, showConnection } from "./live.js";
+import { showPause, wirePauseControls } from "./pause.js";
 
 const config = pageData("display-config");
 const EXPO = config.expo, READ_ONLY = config.read_only;
@@ -259,6 +260,7 @@ function applyUpdate(message) {
 function apply(message) {
   if (message.type === "snapshot" || message.type === "menu") showMenu(message.menu);
   if (message.type === "snapshot" || message.type === "speed") showSpeed(message.speed);
+  if (message.type === "snapshot" || message.type === "pause") showPause(message.pause);
   if (message.type === "snapshot") applySnapshot(message);
   else if (message.type === "order") applyUpdate(message);
   else if (message.type === "error") document.getElementById("message").textContent = Object.values(message.errors).flat().join("; ");
@@ -273,3 +275,4 @@ const { send } = connectLive(config.socket, {
   onStop: () => { document.getElementById("message").textContent = "Not allowed: log in as kitchen staff."; },
 });
 setInterval(() => { tick(); renderRecalls(); }, 1000);
+wirePauseControls((text) => { document.getElementById("message").textContent = text; });
