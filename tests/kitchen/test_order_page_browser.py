@@ -427,6 +427,10 @@ def slots_read(day: str | None):
     return matches
 
 
+def hold_until(number: str, fire_at: datetime) -> None:
+    Order.objects.filter(number=number).update(fire_at=fire_at)
+
+
 def promised(number: str) -> datetime:
     return Order.objects.get(number=number).promised_at
 
@@ -474,8 +478,14 @@ def test_a_guest_picks_a_later_slot_is_promised_its_end_and_a_slot_filled_meanwh
         assert sent.value.post_data_json["ready_at"] == utc_text(at(12, 30))  # the slot's end as GET /slots gave it
         number = track_number(phone)
         expect(phone.locator("#promise")).to_have_text("Ready by 12:30 tomorrow")
-        phone.screenshot(path=browser_artifacts / "5b-order-phone-track-later.png", full_page=False)
         first = in_thread(promised, number=number)
+        # Held for later (order_create sets the fire time: promised_at − the lead), the page says when
+        # the kitchen starts it.
+        in_thread(hold_until, number=number, fire_at=at(12, 20))
+        phone.reload()
+        expect(phone.locator("#held")).to_have_text("Ordered for later: the kitchen starts it at 12:20 tomorrow.")
+        expect(phone.locator("#promise")).to_have_text("Ready by 12:30 tomorrow")
+        phone.screenshot(path=browser_artifacts / "5b-order-phone-track-later.png", full_page=False)
 
         # The guest picks 12:45; another order takes it before they place theirs: 409 slot_full, the
         # error next to the field and the next slot with room (13:00) chosen in its place.

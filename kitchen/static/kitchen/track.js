@@ -26,12 +26,15 @@ function showStep(status) {
 
 /** "Ready by 19:45" (with the day when it is not today) until the order is ready; while it is held
  * for later, when the kitchen starts it. */
+let fired = null; // the timer that drops the "ordered for later" line at the fire time (nothing is sent then)
 function showPromise(order) {
   const waiting = ["received", "cooking"].includes(order.status) && order.promised_at;
   const now = Date.now();
+  const held = waiting && order.fire_at && Date.parse(order.fire_at) > now;
   document.getElementById("promise").textContent = waiting ? `Ready by ${whenText(order.promised_at, config.time_zone, now)}` : "";
-  document.getElementById("held").textContent =
-    waiting && order.fire_at ? `Ordered for later: the kitchen starts it at ${whenText(order.fire_at, config.time_zone, now)}.` : "";
+  document.getElementById("held").textContent = held ? `Ordered for later: the kitchen starts it at ${whenText(order.fire_at, config.time_zone, now)}.` : "";
+  clearTimeout(fired);
+  if (held) fired = setTimeout(() => showPromise(order), Math.min(Date.parse(order.fire_at) - now + 1000, 2 ** 31 - 1));
 }
 
 function show(message) {
