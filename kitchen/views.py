@@ -14,19 +14,22 @@ from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.renderers import JSONRenderer
 
 from kitchen.screens import asap_pause_view, board_order_types
 from menu.apis import menu_json
+from menu.models import Station
 from menu.selectors import menu_document, menu_version
 from orders.capacity import kitchen_clock
-from orders.errors import OrderNotFound
+from orders.errors import OrderNotFound, utc_text
 from orders.models import TRANSITIONS, OrderType, Table
 from orders.pause import EXPO_PAUSE_CHOICES, asap_pause, asap_resume, pause_minutes
 from orders.rules import CONTACT_RULES, MENU_ITEM_RULES, ORDER_RULES
 from orders.selectors import order_get, table_for_key
 from orders.services import order_recall
+from orders.timing import cooking_time
 from restaurant.api import ApplicationError, error_body
 from restaurant.roles import EXPO_WATCHERS, KITCHEN_STAFF, has_role
 
@@ -132,7 +135,8 @@ def track_order(request, number: str):
         order_get(number=number)
     except OrderNotFound:
         return render(request, "kitchen/track.html", {**context, "unknown": True}, status=404)
-    config = {"socket": f"/ws/orders/{number}/"}
+    # The status itself comes by the socket; the promised time is shown on the restaurant's clock.
+    config = {"socket": f"/ws/orders/{number}/", "time_zone": str(kitchen_clock().zone)}
     return render(request, "kitchen/track.html", {**context, "config": config, "time_zone": restaurant_zone()})
 
 
@@ -166,6 +170,27 @@ def guest_rules() -> dict[str, dict[str, int]]:
     }
 
 
+def guest_kitchen() -> dict:
+    """What the ordering page needs to offer the times POST /orders will take (orders/capacity.py):
+    how many days ahead, the ASAP horizon, the slot's length, how long an order takes (each station's
+    prep time and each order type's cooking time, scaled, in seconds: an order's lead is the longest
+    of its stations', its type's when none has one) and the server's now, as a phone's clock may be
+    off. The slots themselves, their room and the restaurant's zone come from GET /slots."""
+    clock = kitchen_clock()
+    scale = settings.COOKING_TIME_SCALE
+    stations = Station.objects.filter(prep_seconds__gt=0).values_list("code", "prep_seconds")
+    return {
+        "days_ahead": clock.days_ahead,
+        "asap_horizon_minutes": int(clock.horizon.total_seconds() // 60),
+        "slot_minutes": int(clock.slot.total_seconds() // 60),
+        "leads": {
+            "stations": {code: seconds * scale for code, seconds in stations},
+            "order_types": {order_type: cooking_time(order_type).total_seconds() for order_type in OrderType.values},
+        },
+        "now": utc_text(timezone.now()),
+    }
+
+
 def _linked_table(number: str, key: str) -> Table | None:
     """The table a QR code's link names, when its key is that active table's current one."""
     return table_for_key(int(number), key) if TABLE_PARAMETER.fullmatch(number) else None
@@ -174,8 +199,9 @@ def _linked_table(number: str, key: str) -> Table | None:
 @require_GET
 def order_page(request):
     """The guests' ordering page: the menu (as GET /menu serves it, kept live through /ws/menu/), a
-    cart and the guest's details; its script places the order with POST /orders on this same origin
-    (the display serves the whole URLconf) and opens the order's tracking page.
+    cart, when it should be ready (as soon as possible or a slot of GET /slots: `guest_kitchen`) and
+    the guest's details; its script places the order with POST /orders on this same origin (the
+    display serves the whole URLconf) and opens the order's tracking page.
 
     Opened from a table's QR code (`?table=<n>&key=<key>`) it orders dine-in for that table, shown
     and not editable; a code that is not the table's current one (a rotated key, an inactive or
@@ -192,6 +218,8 @@ def order_page(request):
         "socket": "/ws/menu/",
         "menu_url": reverse("menu"),
         "orders_url": reverse("order-create"),
+        "slots_url": reverse("slots"),
+        "kitchen": guest_kitchen(),
         "track_url": reverse("track-order", kwargs={"number": "NUMBER"}),
         "table": {"number": table.number, "label": table.label, "key": table.key} if table else None,
         "order_types": [OrderType.DINE_IN] if table else list(GUEST_ORDER_TYPES),

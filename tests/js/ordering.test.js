@@ -7,7 +7,23 @@ import { test } from "node:test";
 
 import {
   Submission,
+  addDays,
+  asapChoice,
+  asapText,
+  cartLead,
   cartTotal,
+  choiceStands,
+  clockText,
+  dayName,
+  orderDays,
+  slotBounds,
+  slotChoices,
+  slotDate,
+  slotsCart,
+  suggestedSlot,
+  suggestionText,
+  whenText,
+  zoneDate,
   choiceErrors,
   clampQuantity,
   errorPlaces,
@@ -41,6 +57,7 @@ const MENU = {
           name: "Margherita Pizza",
           description: "Tomato, mozzarella, basil",
           price: 12.5,
+          station: "oven",
           available: true,
           modifier_groups: [
             { code: "size", name: "Size", min: 1, max: 1, options: [option("medium", "Medium"), option("large", "Large", 3), option("small", "Small", -2)] },
@@ -65,7 +82,7 @@ const MENU = {
       code: "drinks",
       name: "Drinks",
       items: [
-        { sku: "cola", name: "Cola", description: "", price: 3, available: true, modifier_groups: [{ code: "ice", name: "Ice", min: 0, max: 1, options: [option("no_ice", "No ice")] }] },
+        { sku: "cola", name: "Cola", description: "", price: 3, station: "bar", available: true, modifier_groups: [{ code: "ice", name: "Ice", min: 0, max: 1, options: [option("no_ice", "No ice")] }] },
         { sku: "tiramisu", name: "Tiramisu", description: "", price: 6.5, available: false, modifier_groups: [] },
       ],
     },
@@ -271,4 +288,159 @@ test("the menu's version is read from its ETag", () => {
   assert.equal(etagVersion('"menu-12"'), 12);
   assert.equal(etagVersion('W/"menu-3"'), 3);
   assert.equal(etagVersion(null), null);
+});
+
+// --- when: the kitchen's slots ------------------------------------------------------------------
+// A kitchen in Rome (UTC+1 in December) with 15-minute slots; GET /slots' answers built by hand.
+
+const ROME = "Europe/Rome";
+const KITCHEN = {
+  days_ahead: 2,
+  asap_horizon_minutes: 120,
+  slot_minutes: 15,
+  leads: { stations: { oven: 540 }, order_types: { dine_in: 8, takeout: 10, delivery: 12 } },
+};
+const utc = (text) => Date.parse(text);
+const iso = (time) => new Date(time).toISOString().replace(".000Z", "Z");
+/** A day's answer: a slot per start (UTC text), each `{fits}` as given (a cart was asked), or `{full}`. */
+function answer(date, starts, room = {}) {
+  const slots = starts.map((start) => {
+    const slot = { start, end: iso(utc(start) + 15 * 60_000), full: false, stations: {} };
+    return { ...slot, ...(room[start] || {}) };
+  });
+  return { date, time_zone: ROME, slot_minutes: 15, slots };
+}
+/** The 15-minute slots from `from` (UTC text) for `count` slots. */
+const run = (from, count) => Array.from({ length: count }, (_, index) => iso(utc(from) + index * 15 * 60_000));
+
+test("times and days read on the restaurant's clock, whatever the phone's zone", () => {
+  assert.equal(clockText("2026-12-07T18:45:00Z", ROME), "19:45");
+  assert.equal(clockText("2026-12-07T23:30:00Z", ROME), "00:30");
+  assert.equal(zoneDate("2026-12-07T23:30:00Z", ROME), "2026-12-08"); // past midnight in Rome, not in UTC
+  assert.equal(slotDate("2026-12-07T23:00:00Z", ROME), "2026-12-07"); // a slot ending at midnight is the day's last
+  assert.equal(clockText("2026-07-07T18:45:00Z", ROME), "20:45"); // summer time
+  assert.equal(addDays("2026-12-31", 1), "2027-01-01");
+  assert.deepEqual(orderDays("2026-12-07", 2), ["2026-12-07", "2026-12-08", "2026-12-09"]);
+  assert.equal(dayName("2026-12-07", "2026-12-07"), "Today");
+  assert.equal(dayName("2026-12-08", "2026-12-07"), "Tomorrow");
+  assert.equal(dayName("2026-12-09", "2026-12-07"), "Wed 9 Dec");
+  const now = utc("2026-12-07T16:00:00Z");
+  assert.equal(whenText("2026-12-07T18:45:00Z", ROME, now), "19:45");
+  assert.equal(whenText("2026-12-08T18:45:00Z", ROME, now), "19:45 tomorrow");
+  assert.equal(whenText("2026-12-09T10:45:00Z", ROME, now), "11:45 on Wed 9 Dec");
+});
+
+test("the cart's lead is its slowest station's, else its order type's; GET /slots is asked with each line", () => {
+  const lines = [newLine(pizza, new Set(["medium"]), 2, ""), newLine(items.get("cola"), new Set(), 1, "")];
+  assert.equal(cartLead(lines, items, KITCHEN, "takeout"), 540_000); // the oven's; the bar has none
+  assert.equal(cartLead(lines.slice(1), items, KITCHEN, "delivery"), 12_000);
+  assert.equal(cartLead([], items, KITCHEN, "takeout"), 10_000);
+  assert.equal(slotsCart(lines), "margherita:2,cola:1");
+});
+
+test("a day offers the slots the order can still take, by their end; a full one is shown disabled", () => {
+  const starts = run("2026-12-07T17:00:00Z", 6); // 18:00 to 19:30 in Rome
+  const day = answer("2026-12-07", starts, {
+    [starts[3]]: { full: true, fits: false }, // no room for this cart
+    [starts[4]]: { full: true, fits: true }, // another station full, this cart's has room
+  });
+  const bounds = slotBounds(utc("2026-12-07T17:05:00Z"), 9 * 60_000, KITCHEN); // earliest 18:14 Rome
+  assert.deepEqual(
+    slotChoices(day, bounds).map((choice) => [choice.label, choice.full]),
+    [["18:15", false], ["18:30", false], ["18:45", false], ["19:00", true], ["19:15", false], ["19:30", false]],
+  );
+  const later = slotBounds(utc("2026-12-07T17:22:00Z"), 9 * 60_000, KITCHEN); // 18:31 at the earliest
+  assert.deepEqual(slotChoices(day, later).map((choice) => choice.label), ["18:45", "19:00", "19:15", "19:30"]);
+  // Asked without a cart, a slot's own `full` says whether it has room.
+  const noCart = answer("2026-12-07", starts, { [starts[0]]: { full: true } });
+  assert.deepEqual(slotChoices(noCart, bounds)[0], { start: starts[0], end: "2026-12-07T17:15:00Z", label: "18:15", full: true });
+  const lastOfDay = answer("2026-12-07", ["2026-12-07T22:45:00Z"]); // 23:45 to midnight in Rome
+  assert.deepEqual(slotChoices(lastOfDay, bounds).map((choice) => choice.label), ["24:00"]);
+  // No further than the kitchen's days ahead (and one slot).
+  const far = slotBounds(utc("2026-12-05T17:05:00Z"), 0, KITCHEN);
+  assert.deepEqual(slotChoices(day, far).map((choice) => choice.label), ["18:15"]);
+});
+
+test("as soon as possible is the first slot with room after the lead, within the horizon", () => {
+  const now = utc("2026-12-07T17:05:00Z");
+  const bounds = slotBounds(now, 9 * 60_000, KITCHEN);
+  const starts = run("2026-12-07T17:00:00Z", 12);
+  const open = asapChoice([answer("2026-12-07", starts, { [starts[0]]: { fits: true }, [starts[1]]: { fits: false } })], bounds);
+  // 18:00–18:15 ends after the lead's 18:14: taken, as the server takes it.
+  assert.deepEqual(open, { state: "open", end: "2026-12-07T17:15:00Z" });
+  assert.deepEqual(asapText(open, ROME, now), { label: "As soon as possible, ready by 18:15", hint: "" });
+
+  // Full until the slot starting 20:00, the last to start within the horizon (20:05).
+  const busy = Object.fromEntries(starts.slice(0, 9).map((start) => [start, { fits: false }]));
+  const full = asapChoice([answer("2026-12-07", starts, busy)], bounds);
+  assert.deepEqual(full, { state: "full", next: "2026-12-07T19:30:00Z" });
+  assert.match(asapText(full, ROME, now).hint, /full for the next while.*The next time with room: 20:30/);
+});
+
+test("closed now, as soon as possible says when the restaurant opens and cannot be chosen", () => {
+  const now = utc("2026-12-07T22:00:00Z"); // 23:00 in Rome, closed at 22:30
+  const bounds = slotBounds(now, 9 * 60_000, KITCHEN);
+  const days = [answer("2026-12-07", run("2026-12-07T10:30:00Z", 44)), answer("2026-12-08", run("2026-12-08T10:30:00Z", 44))];
+  const asap = asapChoice(days, bounds);
+  assert.deepEqual(asap, { state: "closed", opens: "2026-12-08T10:30:00Z" });
+  assert.deepEqual(asapText(asap, ROME, now), {
+    label: "As soon as possible",
+    hint: "We are closed now: we open at 11:30 tomorrow. Choose a time to order ahead.",
+  });
+  assert.deepEqual(slotChoices(days[0], bounds), []); // today offers nothing more
+  assert.equal(choiceStands("asap", asap, days, bounds), false);
+  assert.equal(choiceStands("2026-12-08T10:45:00Z", asap, days, bounds), true);
+  assert.equal(asapChoice([answer("2026-12-07", [])], bounds).opens, null); // nothing known: no time said
+});
+
+test("a choice stands while it is offered with room", () => {
+  const now = utc("2026-12-07T17:05:00Z");
+  const bounds = slotBounds(now, 9 * 60_000, KITCHEN);
+  const starts = run("2026-12-07T17:00:00Z", 4);
+  const days = [answer("2026-12-07", starts, { [starts[2]]: { fits: false } })];
+  const asap = asapChoice(days, bounds);
+  assert.equal(choiceStands("asap", asap, days, bounds), true);
+  assert.equal(choiceStands("2026-12-07T17:30:00Z", asap, days, bounds), true);
+  assert.equal(choiceStands("2026-12-07T17:45:00Z", asap, days, bounds), false); // full for this cart now
+  assert.equal(choiceStands("2026-12-07T17:52:00Z", asap, days, bounds), false); // not a slot of that day
+  assert.equal(choiceStands("2026-12-08T17:45:00Z", asap, days, bounds), true); // a day not read yet
+  assert.equal(choiceStands("2026-12-12T17:45:00Z", asap, days, bounds), false); // beyond the days ahead
+});
+
+test("the time is sent as chosen: asap, or the slot's end as GET /slots gave it; none chosen is asked for", () => {
+  const lines = [newLine(items.get("cola"), new Set(), 1, "")];
+  assert.equal(orderBody(lines, items, { ...DETAILS, ready_at: "asap" }).ready_at, "asap");
+  assert.equal(orderBody(lines, items, { ...DETAILS, ready_at: "2026-12-07T18:45:00Z" }).ready_at, "2026-12-07T18:45:00Z");
+  assert.equal("ready_at" in orderBody(lines, items, DETAILS), false);
+  assert.deepEqual(Object.keys(localErrors(lines, items, { ...DETAILS, ready_at: null }, {})), ["ready_at"]);
+  assert.deepEqual(localErrors(lines, items, { ...DETAILS, ready_at: "asap" }, {}), {});
+});
+
+test("a full or closed answer names the time to offer instead, next to the When field", () => {
+  const now = utc("2026-12-07T17:05:00Z");
+  const bounds = slotBounds(now, 9 * 60_000, KITCHEN);
+  const full = { code: "slot_full", errors: { ready_at: ["that slot is full"] }, next_available: "2026-12-07T18:00:00.000000Z" };
+  const outcome = readAnswer(409, full, null);
+  assert.deepEqual(outcome, { kind: "refused", code: "slot_full", errors: full.errors, suggested: full.next_available });
+  const starts = run("2026-12-07T17:00:00Z", 8);
+  // The guest chose 18:45 (full); the server says 19:00, written with microseconds.
+  const days = [answer("2026-12-07", starts, { [starts[2]]: { fits: false }, [starts[4]]: { fits: false } })];
+  assert.equal(suggestedSlot(outcome, days, bounds), "2026-12-07T18:00:00Z"); // as GET /slots wrote it
+  assert.equal(errorPlaces(outcome.errors).fields.ready_at, "That slot is full.");
+  assert.equal(
+    suggestionText("slot_full", "2026-12-07T18:00:00Z", ROME, now),
+    "The next time with room, 19:00, is selected below: place your order again to take it.",
+  );
+
+  // Closed then: the first slot with room from the opening (a slot's start) is offered.
+  const closed = readAnswer(409, { code: "closed", errors: { ready_at: ["the restaurant is closed then"] }, next_open: starts[4] }, null);
+  assert.equal(closed.suggested, starts[4]); // opens 19:00, whose slot has no room: 19:30 is offered
+  assert.equal(suggestedSlot(closed, days, bounds), "2026-12-07T18:30:00Z");
+  assert.match(suggestionText("closed", "2026-12-08T10:45:00Z", ROME, now), /^The first time after we open, 11:45 tomorrow, is selected/);
+  assert.equal(suggestedSlot({ ...closed, suggested: null }, days, bounds), null);
+  assert.match(suggestionText("slot_full", null, ROME, now), /No time with room/);
+  // A 400 on the time (too soon, too far) is a refusal whose error stands next to the field too.
+  const soon = readAnswer(400, { code: "validation_failed", errors: { ready_at: ["is too soon"] } }, null);
+  assert.equal(soon.kind, "refused");
+  assert.equal(errorPlaces(soon.errors).fields.ready_at, "Is too soon.");
 });

@@ -1,20 +1,24 @@
 """The guests' ordering page (`/order/`, kitchen/views.py: order_page) and its socket (`/ws/menu/`):
 a table's link orders for that table only while its key is the table's current one; without a table
 the page offers takeout or delivery; the page gets the menu as GET /menu serves it and the order
-rules' limits; an 86 reaches an open page's socket as the menu's new version."""
+rules' limits and what it needs to offer the times POST /orders takes (the kitchen's days ahead,
+horizon, slot and leads, the server's now); an 86 reaches an open page's socket as the menu's new
+version."""
 
 import json
 import re
+from datetime import datetime, timedelta
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
+from django.utils import timezone
 
 from menu.services import menu_items_set_available
 from orders.models import Table
 from restaurant.asgi import application
-from tests.factories import load_test_menu
+from tests.factories import load_test_menu, menu_copy
 from tests.support import connect, page_data, run, session_headers
 
 pytestmark = pytest.mark.django_db
@@ -98,6 +102,31 @@ def test_the_pages_limits_come_from_the_order_rules():
         "phone": {"max": 32},
         "email": {"max": 254},
     }
+
+
+def test_the_page_knows_how_far_ahead_and_how_long_an_order_takes_and_reads_the_slots_from_get_slots(settings):
+    settings.COOKING_TIME_SCALE = 0.5
+    menu = menu_copy()
+    menu["stations"][0] |= {"prep_seconds": 600, "capacity_per_slot": 6}  # the oven; the bar has no prep time
+    menu["kitchen"] = {"time_zone": "Europe/Rome", "slot_minutes": 20, "asap_horizon_minutes": 90, "days_ahead": 3}
+    load_test_menu(menu)
+    client = Client()
+
+    config = page_data(client.get("/order/"), "order-config")
+
+    assert config["slots_url"] in ("/slots", "/api/slots")
+    kitchen = config.pop("kitchen")
+    now = datetime.fromisoformat(kitchen.pop("now"))
+    assert abs(now - timezone.now()) < timedelta(seconds=5)  # the server's clock, for a phone's that is off
+    assert kitchen == {
+        "days_ahead": 3,
+        "asap_horizon_minutes": 90,
+        "slot_minutes": 20,
+        # Scaled as POST /orders scales them (orders/timing.py), in seconds.
+        "leads": {"stations": {"oven": 300.0}, "order_types": {"dine_in": 4.0, "takeout": 5.0, "delivery": 6.0}},
+    }
+    slots = client.get(config["slots_url"], {"items": "margherita:1"}).json()
+    assert slots["time_zone"] == "Europe/Rome" and slots["slot_minutes"] == 20 and "fits" in slots["slots"][0]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,20 +3,27 @@ real display process (which serves the page, its socket and the same-origin POST
 and a kitchen worker: a guest orders from a table's QR code and follows the order to ready; a double
 tap, and a retry after an answer lost on the way, place one order; the server's errors stand next to
 their fields; a sold-out answer is explained in the cart with the menu read again; on a desktop the
-cart stands beside the menu and the page works from the keyboard.
+cart stands beside the menu and the page works from the keyboard. With a kitchen in Rome whose oven
+takes one pizza a slot: a guest picks a later slot (a full one shown disabled, a closed day said so),
+is promised its end, and a slot filled behind the page's back is refused with the next one offered.
 
 Screenshots go to artifacts/browser/5x-order-*.png (skipped without Debian's `chromium`).
 """
 
 import json
 import re
+from datetime import datetime, time, timedelta
 from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 from menu.services import menu_items_set_available
+from orders.errors import utc_text
 from orders.models import Order, Table
-from tests.factories import load_test_menu
+from tests.factories import load_test_menu, menu_copy
 from tests.support import chromium, free_port, in_thread, manage, wait_for
 
 pytestmark = pytest.mark.slow
@@ -362,3 +369,193 @@ def test_on_a_desktop_the_cart_stands_beside_the_menu_and_the_keyboard_does_it_a
         expect(page.locator("#total")).to_have_text("15.50")
         page.screenshot(path=browser_artifacts / "59-order-desktop.png", full_page=True)
     assert errors == [], errors
+
+
+ROME = ZoneInfo("Europe/Rome")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@pytest.fixture
+def rome_display(processes, start_display) -> tuple[str, datetime]:
+    """A display process whose kitchen is in Rome, open all day but the day after tomorrow, with
+    15-minute slots and an oven that cooks one pizza a slot (capacity 2, a pizza's load 2): its base
+    URL and Rome's tomorrow at midnight."""
+    today = datetime.now(ROME).date()
+    closed = DAYS[(today + timedelta(days=2)).weekday()]
+    hours = [{"days": [day for day in DAYS if day != closed], "open": "00:00", "close": "24:00"}]
+    return start_rome_display(start_display, hours), datetime.combine(today + timedelta(days=1), time.min, tzinfo=ROME)
+
+
+def start_rome_display(start_display, hours: list[dict]) -> str:
+    menu = menu_copy()
+    menu["stations"][0] |= {"capacity_per_slot": 2, "prep_seconds": 60}
+    menu["categories"][0]["items"][0]["load"] = 2
+    menu["kitchen"] = {
+        "time_zone": "Europe/Rome",
+        "slot_minutes": 15,
+        "asap_horizon_minutes": 120,
+        "days_ahead": 3,
+        "hours": hours,
+    }
+    load_test_menu(menu)
+    port = free_port()
+    start_display("display", port)
+    return f"http://127.0.0.1:{port}"
+
+
+def pizza_for(base: str, ready_at: datetime, name: str) -> requests.Response:
+    body = {
+        "customer_name": name,
+        "order_type": "takeout",
+        "ready_at": ready_at.isoformat(),
+        "items": [{"sku": "margherita", "quantity": 1, "modifiers": ["medium"]}],
+    }
+    return requests.post(f"{base}/orders", json=body, timeout=10)
+
+
+def slots_read(day: str | None):
+    """A GET /slots of `day` (None: today, as the page asks) for a cart of one pizza."""
+
+    def matches(response) -> bool:
+        query = parse_qs(urlsplit(response.url).query)
+        return (
+            "/slots" in response.url
+            and query.get("items") == ["margherita:1"]
+            and query.get("date") == ([day] if day else None)
+        )
+
+    return matches
+
+
+def hold_until(number: str, fire_at: datetime) -> None:
+    Order.objects.filter(number=number).update(fire_at=fire_at)
+
+
+def promised(number: str) -> datetime:
+    return Order.objects.get(number=number).promised_at
+
+
+def test_a_guest_picks_a_later_slot_is_promised_its_end_and_a_slot_filled_meanwhile_offers_the_next(
+    rome_display, browser_artifacts
+):
+    from playwright.sync_api import expect
+
+    base, tomorrow = rome_display
+    day = tomorrow.date().isoformat()
+
+    def at(hour: int, minute: int) -> datetime:
+        return tomorrow.replace(hour=hour, minute=minute)
+
+    assert pizza_for(base, at(12, 15), "Early Bird").status_code == 201  # tomorrow's 12:00–12:15 is full
+    errors: list[str] = []
+    with chromium() as browser:
+        phone = new_phone(browser, errors)
+        open_order_page(phone, f"{base}/order/")
+        add_to_cart(phone, "margherita")
+        phone.fill("#customer_name", "Jane Doe")
+        # As soon as possible is chosen, with its time on Rome's clock; the days are Rome's.
+        expect(phone.locator("#asap-label")).to_have_text(re.compile(r"^As soon as possible, ready by \d\d:\d\d$"))
+        expect(phone.locator("#when-asap")).to_be_checked()
+        closed_day = (tomorrow + timedelta(days=1)).date().isoformat()
+        expect(phone.locator(f"#ready-day option[value='{closed_day}']")).to_have_text(re.compile(r" · closed$"))
+        expect(phone.locator(f"#ready-day option[value='{day}']")).to_have_text("Tomorrow")
+
+        phone.select_option("#ready-day", day)
+        full = phone.locator(f"#slot-{day}-1215")
+        expect(full).to_be_disabled()
+        expect(phone.locator(f"label.slot.full:has(#slot-{day}-1215) .slot-full")).to_have_text("Full")
+        expect(phone.locator(f"#slot-{day}-1230")).to_be_enabled()
+        phone.check(f"#slot-{day}-1230")
+        expect(phone.locator("#when-asap")).not_to_be_checked()
+        expect(phone.locator("#when-summary")).to_have_text("Your order will be ready by 12:30 tomorrow.")
+        phone.locator("#ready_at").scroll_into_view_if_needed()
+        phone.screenshot(path=browser_artifacts / "5a-order-phone-when.png", full_page=False)
+        phone.locator("#ready_at").screenshot(path=browser_artifacts / "5a-order-phone-when-field.png")
+        assert page_width(phone) == PHONE["width"]
+
+        with phone.expect_request(ORDERS_URL) as sent:
+            phone.click("#place")
+        assert sent.value.post_data_json["ready_at"] == utc_text(at(12, 30))  # the slot's end as GET /slots gave it
+        number = track_number(phone)
+        expect(phone.locator("#promise")).to_have_text("Ready by 12:30 tomorrow")
+        first = in_thread(promised, number=number)
+        # Held for later (order_create sets the fire time: promised_at − the lead), the page says when
+        # the kitchen starts it.
+        in_thread(hold_until, number=number, fire_at=at(12, 20))
+        phone.reload()
+        expect(phone.locator("#held")).to_have_text("Ordered for later: the kitchen starts it at 12:20 tomorrow.")
+        expect(phone.locator("#promise")).to_have_text("Ready by 12:30 tomorrow")
+        phone.screenshot(path=browser_artifacts / "5b-order-phone-track-later.png", full_page=False)
+
+        # The guest picks 12:45; another order takes it before they place theirs: 409 slot_full, the
+        # error next to the field and the next slot with room (13:00) chosen in its place.
+        # (The test waits for the page's reads of the slots with this cart: none is left to notice the
+        # other order before the guest places theirs.)
+        phone = new_phone(browser, errors)
+        open_order_page(phone, f"{base}/order/")
+        with phone.expect_response(slots_read(None)):
+            add_to_cart(phone, "margherita")
+        phone.fill("#customer_name", "Late Comer")
+        with phone.expect_response(slots_read(day)):
+            phone.select_option("#ready-day", day)
+        expect(phone.locator(f"#slot-{day}-1230")).to_be_disabled()  # Jane's now
+        phone.check(f"#slot-{day}-1245")
+        assert pizza_for(base, at(12, 45), "Quick Hands").status_code == 201
+        with phone.expect_response(ORDERS_URL) as refused:
+            phone.click("#place")
+        assert refused.value.status == 409 and refused.value.json()["code"] == "slot_full"
+        expect(phone.locator("#ready_at-error")).to_have_text(
+            "That slot is full. The next time with room, 13:00 tomorrow, is selected below: "
+            "place your order again to take it."
+        )
+        expect(phone.locator(f"#slot-{day}-1300")).to_be_checked()
+        expect(phone.locator(f"#slot-{day}-1245")).to_be_disabled()
+        phone.locator("#ready_at").screenshot(path=browser_artifacts / "5c-order-phone-slot-full.png")
+        phone.click("#place")
+        second_number = track_number(phone)
+        expect(phone.locator("#promise")).to_have_text("Ready by 13:00 tomorrow")
+        second = in_thread(promised, number=second_number)
+    assert errors == [], errors
+    assert first == at(12, 30)
+    assert second == at(13, 0)
+
+
+def test_closed_now_the_page_says_when_the_restaurant_opens_chooses_nothing_and_takes_an_order_for_then(
+    processes, start_display, browser_artifacts
+):
+    from playwright.sync_api import expect
+
+    opening_day = datetime.now(ROME).date() + timedelta(days=2)  # closed today and tomorrow
+    hours = [{"days": [DAYS[opening_day.weekday()]], "open": "11:30", "close": "22:30"}]
+    base = start_rome_display(start_display, hours)
+    day = opening_day.isoformat()
+    errors: list[str] = []
+    with chromium() as browser:
+        phone = new_phone(browser, errors)
+        open_order_page(phone, f"{base}/order/")
+        add_to_cart(phone, "margherita")
+        phone.fill("#customer_name", "Jane Doe")
+        expect(phone.locator("#when-asap")).to_be_disabled()
+        expect(phone.locator("#when-asap")).not_to_be_checked()
+        opens = opening_day.strftime("%a %-d %b")
+        expect(phone.locator("#asap-hint")).to_have_text(
+            f"We are closed now: we open at 11:30 on {opens}. Choose a time to order ahead."
+        )
+        expect(phone.locator("#ready-day")).to_have_value(day)  # the day it opens is shown
+        expect(phone.locator("#ready-day option").first).to_have_text("Today · closed")
+        expect(phone.locator("#slots input")).to_have_count(44)  # 11:45 … 22:30
+        expect(phone.locator("#slots input:checked")).to_have_count(0)
+        phone.locator("#ready_at").screenshot(path=browser_artifacts / "5d-order-phone-closed-now.png")
+
+        phone.click("#place")  # nothing chosen: asked for, nothing sent
+        expect(phone.locator("#ready_at-error")).to_have_text(
+            "Choose when you would like your order: as soon as possible, or a time."
+        )
+        phone.check(f"#slot-{day}-1200")
+        expect(phone.locator("#ready_at-error")).to_have_text("")
+        phone.click("#place")
+        number = track_number(phone)
+        expect(phone.locator("#promise")).to_have_text(f"Ready by 12:00 on {opens}")
+        promised_at = in_thread(promised, number=number)
+    assert errors == [], errors
+    assert promised_at == datetime.combine(opening_day, time(12, 0), tzinfo=ROME)

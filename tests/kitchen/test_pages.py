@@ -50,7 +50,8 @@ def test_a_known_orders_tracking_page_shows_its_short_number_big_and_opens_its_s
     response = Client().get(f"/track/{order.number}/")
 
     assert response.status_code == 200
-    assert page_data(response, "track-config") == {"socket": f"/ws/orders/{order.number}/"}
+    # The promised time is shown on the restaurant's clock (the kitchen's zone; UTC without one).
+    assert page_data(response, "track-config") == {"socket": f"/ws/orders/{order.number}/", "time_zone": "UTC"}
     assert f'<span class="short">{order.number.rpartition("_")[2]}</span>' in response.text
 
 

@@ -1,16 +1,22 @@
 // The guests' ordering page (/order/): kitchen/templates/kitchen/order.html. The menu by category,
-// an item's sheet (its option groups, quantity and note), the cart and the guest's details; the order
-// goes to POST /orders on this same origin and the page then opens the order's tracking page. The menu
-// stays live: the socket (/ws/menu/, through live.js) says when it changed and the page reads GET /menu
-// again. What the page decides is in ordering.js; this file draws it. Text goes in with textContent.
+// an item's sheet (its option groups, quantity and note), the cart, when the order should be ready
+// (as soon as possible, or a slot of GET /slots) and the guest's details; the order goes to
+// POST /orders on this same origin and the page then opens the order's tracking page. The menu stays
+// live: the socket (/ws/menu/, through live.js) says when it changed and the page reads GET /menu
+// (and the slots) again. What the page decides is in ordering.js; this file draws it. Text goes in with textContent.
 
 import { connectLive, pageData, showConnection } from "./live.js";
 import {
   Submission,
+  asapChoice,
+  asapText,
+  cartLead,
   cartTotal,
   cents,
   choiceErrors,
+  choiceStands,
   clampQuantity,
+  dayName,
   errorPlaces,
   etagVersion,
   exactlyOne,
@@ -24,14 +30,24 @@ import {
   money,
   newLine,
   orderBody,
+  orderDays,
   outcomeMessage,
   pick,
   readAnswer,
   refusalSummary,
+  sameTime,
   signedMoney,
+  slotBounds,
+  slotChoices,
+  slotDate,
+  slotsCart,
   stillSold,
+  suggestedSlot,
+  suggestionText,
   touchesMenu,
   unitCents,
+  whenText,
+  zoneDate,
 } from "./ordering.js";
 
 const config = pageData("order-config");
@@ -264,6 +280,7 @@ function drawCart() {
   $("bar-count").textContent = count === 1 ? "1 item" : `${count} items`;
   $("bar-total").textContent = total;
   showBar();
+  cartChanged();
 }
 
 // The bar at the foot of a phone's screen leads to the cart until the cart fills the screen's top
@@ -279,6 +296,199 @@ new IntersectionObserver(
   },
   { rootMargin: "0px 0px -35% 0px" },
 ).observe($("checkout"));
+
+
+// --- when: as soon as possible, or a slot ------------------------------------------------------
+// The slots come from GET /slots, a day at a time, asked with the cart (so each says whether the cart
+// fits); the first answer (today's, by the server's date) names the restaurant's zone. All the days
+// are read when the page opens (a closed day says so in the day picker); then today's, the shown
+// day's and the chosen time's again when the cart changes (a moment after the last change), when the
+// menu changes, and when the guest comes back to the page; a day read for another cart, when shown. The times move on with the server's clock (a phone's may be off).
+
+const kitchen = config.kitchen;
+const skew = Date.parse(kitchen.now) - Date.now();
+const now = () => Date.now() + skew;
+const answers = new Map(); // date → GET /slots' answer for that day
+const askedWith = new Map(); // date → the cart its answer was asked with
+let zone = null;
+let today = null;
+let shownDay = null;
+// "asap", a slot's end (ISO, as GET /slots gave it), or null: nothing chosen. Until the guest chooses,
+// "as soon as possible" is chosen while it can be had (and before the slots are read: the server's
+// default, which it judges itself).
+let when = "asap";
+let guestChose = false;
+let slotsFailed = false;
+
+const dayAnswers = () => orderDays(today, kitchen.days_ahead).flatMap((date) => (answers.has(date) ? [answers.get(date)] : []));
+const orderType = () => (config.table ? "dine_in" : form.elements.order_type.value);
+const bounds = () => slotBounds(now(), cartLead(lines, items, kitchen, orderType()), kitchen);
+
+async function readDay(date, cart) {
+  const query = new URLSearchParams(date ? { date } : {});
+  if (cart) query.set("items", cart);
+  const response = await fetch(`${config.slots_url}?${query}`, { cache: "no-store", headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(`GET /slots: ${response.status}`);
+  const answer = await response.json();
+  answers.set(answer.date, answer);
+  askedWith.set(answer.date, cart);
+  zone = answer.time_zone;
+  return answer;
+}
+
+/** Read today's slots (and every day's, or those of `also`) for the cart as it is now. */
+async function readSlots({ everyDay = false, also = [] }) {
+  const cart = slotsCart(lines);
+  try {
+    today = (await readDay(null, cart)).date;
+    const days = orderDays(today, kitchen.days_ahead);
+    const asapDays = [zoneDate(bounds().horizon, zone)]; // ASAP may reach past midnight
+    const chosenDay = when && when !== "asap" ? [slotDate(when, zone)] : [];
+    const wanted = everyDay ? days.slice(1) : [shownDay, ...chosenDay, ...also, ...asapDays].filter((date) => date && date !== today);
+    await Promise.all([...new Set(wanted)].filter((date) => days.includes(date)).map((date) => readDay(date, cart)));
+    slotsFailed = false;
+  } catch {
+    slotsFailed = true; // shown under the times; the next change, or coming back to the page, reads again
+  }
+  drawWhen();
+}
+
+// One reading at a time: what is asked meanwhile is read after it, with the cart as it is then.
+let slotsReading = null;
+let slotsWanted = null;
+function refreshSlots({ everyDay = false, also = [] } = {}) {
+  slotsWanted = { everyDay: everyDay || Boolean(slotsWanted && slotsWanted.everyDay), also: [...(slotsWanted ? slotsWanted.also : []), ...also] };
+  slotsReading ??= (async () => {
+    try {
+      while (slotsWanted) {
+        const wanted = slotsWanted;
+        slotsWanted = null;
+        await readSlots(wanted);
+      }
+    } finally {
+      slotsReading = null;
+    }
+  })();
+  return slotsReading;
+}
+
+let cartRead = null;
+let cartTimer = null;
+function cartChanged() {
+  drawWhen(); // the lead may have changed: the times too soon for it go
+  const cart = slotsCart(lines);
+  if (cartRead === null || cart === cartRead) {
+    cartRead ??= cart;
+    return;
+  }
+  cartRead = cart;
+  clearTimeout(cartTimer);
+  cartTimer = setTimeout(() => refreshSlots(), 400); // a few taps on + read once
+}
+
+function chooseWhen(value) {
+  when = value;
+  guestChose = true;
+  $("ready_at-error").textContent = "";
+  drawWhen();
+}
+
+function slotRadio(choice) {
+  const input = h("input", { type: "radio", name: "ready_at", value: choice.end, id: `slot-${shownDay}-${choice.label.replace(":", "")}` });
+  input.disabled = choice.full;
+  input.checked = when !== "asap" && when !== null && sameTime(when, choice.end);
+  input.addEventListener("change", () => chooseWhen(choice.end));
+  return h(
+    "label",
+    { className: choice.full ? "slot full" : "slot" },
+    input,
+    h("span", { className: "slot-time", textContent: choice.label }),
+    choice.full ? h("span", { className: "slot-full", textContent: "Full" }) : null,
+  );
+}
+
+function drawDays(days, limits) {
+  const select = $("ready-day");
+  const names = days.map((date) => {
+    const answer = answers.get(date);
+    const closed = answer && !slotChoices(answer, limits).length;
+    return `${dayName(date, today)}${closed ? " · closed" : ""}`;
+  });
+  // Options replaced only when they read otherwise: a picker open on a phone is left alone.
+  if (JSON.stringify(names) !== JSON.stringify([...select.options].map((option) => option.textContent))) {
+    const options = days.map((date, index) => h("option", { value: date, textContent: names[index] }));
+    keepingFocus(() => select.replaceChildren(...options));
+  }
+  select.value = shownDay;
+}
+
+// The times' box scrolls to the chosen time, else the first with room, when another day is shown or
+// the page chose a time (not at every redraw, nor under the guest's finger at a tap).
+let scrolledFor = null;
+function scrollToChoice(choices) {
+  if (!choices.length || shownDay === scrolledFor) return;
+  scrolledFor = shownDay;
+  const box = $("slots");
+  const tile = box.querySelector("input:checked") || box.querySelector("input:not(:disabled)");
+  box.scrollTop = tile ? tile.closest(".slot").offsetTop - 6 : 0;
+}
+
+/** The When field as the answers read so far say, for the cart and the clock now. */
+function drawWhen() {
+  if (today === null) {
+    $("slots-hint").textContent = slotsFailed ? "The kitchen's times could not be read: check your connection." : "Reading the kitchen's times…";
+    return;
+  }
+  const limits = bounds();
+  const days = orderDays(today, kitchen.days_ahead);
+  const known = dayAnswers();
+  const asap = asapChoice(known, limits);
+  const asapSays = asapText(asap, zone, limits.now);
+  $("asap-label").textContent = asapSays.label;
+  $("asap-hint").textContent = asapSays.hint;
+  $("when-asap").disabled = asap.state !== "open";
+
+  if (when !== null && !choiceStands(when, asap, known, limits)) {
+    if (guestChose) {
+      $("ready_at-error").textContent =
+        when === "asap"
+          ? "As soon as possible is no longer open: choose a time."
+          : `Ready by ${whenText(when, zone, limits.now)} can no longer be had for this order: choose another time.`;
+    }
+    when = null;
+  }
+  if (when === null && !guestChose && asap.state === "open") when = "asap";
+  $("when-asap").checked = when === "asap";
+
+  if (shownDay === null || !days.includes(shownDay)) {
+    // The chosen slot's day; else today, or the day ASAP would open on, or be free again.
+    const first = asap.state === "closed" ? asap.opens : asap.state === "full" ? asap.next : null;
+    shownDay = when && when !== "asap" ? slotDate(when, zone) : first ? slotDate(first, zone) : today;
+  }
+  drawDays(days, limits);
+
+  const answer = answers.get(shownDay);
+  const choices = answer ? slotChoices(answer, limits) : [];
+  keepingFocus(() => $("slots").replaceChildren(...choices.map(slotRadio)));
+  scrollToChoice(choices);
+  let hint = "";
+  if (slotsFailed) hint = "The kitchen's times could not be read: check your connection.";
+  else if (!answer) hint = "Reading the kitchen's times…";
+  else if (!answer.slots.length) hint = `We are closed ${shownDay === today ? "today" : `on ${dayName(shownDay, today)}`}.`;
+  else if (!choices.length) hint = shownDay === today ? "No more times today: choose another day." : "Too far ahead: choose an earlier day.";
+  else if (choices.every((choice) => choice.full)) hint = "Every time of this day is full for this order.";
+  $("slots-hint").textContent = hint;
+  $("when-summary").textContent =
+    when && when !== "asap" ? `Your order will be ready by ${whenText(when, zone, limits.now)}.` : "";
+}
+
+$("when-asap").addEventListener("change", () => chooseWhen("asap"));
+$("ready-day").addEventListener("change", () => {
+  shownDay = $("ready-day").value;
+  drawWhen();
+  if (askedWith.get(shownDay) !== slotsCart(lines)) refreshSlots(); // read for another cart, or not yet
+});
+for (const radio of form.querySelectorAll("input[name=order_type]")) radio.addEventListener("change", drawWhen);
 
 // --- the guest's details -----------------------------------------------------------------------
 
@@ -305,11 +515,12 @@ function details() {
     delivery_address: config.table ? "" : $("delivery_address").value,
     phone: $("notify-sms").checked ? $("phone").value : "",
     email: $("notify-email").checked ? $("email").value : "",
+    ready_at: when,
   };
 }
 
 // The fields an error may name, in the order of the page (the first one with an error takes the focus).
-const FIELD_IDS = ["table", "order_type", "delivery_address", "customer_name", "phone", "email", "contact"];
+const FIELD_IDS = ["table", "order_type", "delivery_address", "ready_at", "customer_name", "phone", "email", "contact"];
 
 function clearErrors() {
   for (const id of FIELD_IDS) {
@@ -320,6 +531,10 @@ function clearErrors() {
   $("cart-message").textContent = "";
   for (const line of lines) line.error = null;
 }
+
+/** The input of a group to focus: the chosen one, else the first that can be chosen. */
+const fieldsetInput = (fieldset) =>
+  fieldset ? fieldset.querySelector("input:checked:not(:disabled)") || fieldset.querySelector("input:not(:disabled)") : null;
 
 /** Each error next to what it names; the focus on the first field with one, else on the first line. */
 function showErrors(errors, summary = "") {
@@ -335,7 +550,7 @@ function showErrors(errors, summary = "") {
     $(`${id}-error`).textContent = message;
     const field = $(id);
     if (field && ["INPUT", "TEXTAREA"].includes(field.tagName)) field.setAttribute("aria-invalid", "true");
-    first ??= field && field.matches("input, textarea") ? field : $(id)?.querySelector("input") || null;
+    first ??= field && field.matches("input, textarea") ? field : fieldsetInput(field);
   }
   for (const [index, message] of Object.entries(places.lines)) if (lines[index]) lines[index].error = message;
   drawCart();
@@ -387,11 +602,30 @@ async function placeOrder(event) {
   setSending(false);
   if (outcome.kind === "refused") {
     if (touchesMenu(outcome.errors)) await refreshMenu();
+    if (outcome.errors.ready_at) await offerAnotherTime(outcome);
     showErrors(outcome.errors, refusalSummary(outcome.code));
   } else {
     $("form-message").textContent = outcomeMessage(outcome);
     $("place").focus();
   }
+}
+
+/** After a refusal of the time (full, closed, too soon…): the slots read again and, when the server
+ * said when instead, that slot chosen and said so next to the field. */
+async function offerAnotherTime(outcome) {
+  const also = outcome.suggested && zone ? [slotDate(outcome.suggested, zone)] : [];
+  await refreshSlots({ also });
+  if (!["slot_full", "closed"].includes(outcome.code)) return;
+  const limits = bounds();
+  const suggested = suggestedSlot(outcome, dayAnswers(), limits);
+  if (suggested) {
+    when = suggested;
+    guestChose = true;
+    shownDay = slotDate(suggested, zone);
+    scrolledFor = null; // into sight
+    drawWhen();
+  }
+  outcome.errors.ready_at = [...outcome.errors.ready_at, suggestionText(outcome.code, suggested, zone, limits.now)];
 }
 
 // --- the live menu -----------------------------------------------------------------------------
@@ -426,6 +660,7 @@ function heard(message) {
   if (message.type !== "menu" || message.version === menuVersion) return;
   wantedVersion = message.version;
   refreshMenu();
+  refreshSlots(); // a station's capacity, an item's load or the hours may have changed with it
 }
 
 // --- wiring ------------------------------------------------------------------------------------
@@ -453,10 +688,20 @@ window.addEventListener("pageshow", (event) => {
   setSending(false);
   clearErrors();
   drawCart();
+  refreshSlots();
 });
+// Back to the page after a while: others have ordered meanwhile, and the clock moved on.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && today !== null) refreshSlots();
+});
+setInterval(() => {
+  if (today !== null && zoneDate(now(), zone) !== today) refreshSlots({ everyDay: true }); // past midnight
+  else drawWhen(); // the times too soon go, ASAP's moves on
+}, 30_000);
 
 drawMenu();
 drawCart();
+refreshSlots({ everyDay: true });
 connectLive(config.socket, {
   onMessage: heard,
   onConnection: (up) =>

@@ -1,5 +1,6 @@
 // The guests' ordering page (/order/) without the page: prices in cents, what a modifier group lets
-// the guest pick, the cart's lines checked against the menu, the POST /orders body, where the
+// the guest pick, the cart's lines checked against the menu, when the order can be ready (the
+// kitchen's slots of GET /slots, on the restaurant's clock), the POST /orders body, where the
 // server's errors go, what an answer means, and the request's Idempotency-Key. order.js draws the
 // page with these; tests/js/ordering.test.js runs them under node. The server owns the rules (it
 // prices the order from the menu and judges every field): what is checked here only saves the guest
@@ -140,7 +141,8 @@ export function lineUnitCents(line, items) {
 export const cartTotal = (lines, items) => lines.reduce((total, line) => total + lineUnitCents(line, items) * line.quantity, 0);
 
 /** The body of POST /orders. `details`: customer_name, order_type, table ({number, key} from the
- * table's QR code, or null), delivery_address, and the phone and email of the boxes ticked ("" else).
+ * table's QR code, or null), delivery_address, the phone and email of the boxes ticked ("" else) and
+ * `ready_at`: "asap" or the chosen slot's end as GET /slots gave it (absent: the server's ASAP).
  * Each line carries the unit price the cart shows, so a menu that changed unseen is refused
  * (price_mismatch) rather than charged. */
 export function orderBody(lines, items, details) {
@@ -161,6 +163,7 @@ export function orderBody(lines, items, details) {
   if (details.phone.trim()) contact.phone = details.phone.trim();
   if (details.email.trim()) contact.email = details.email.trim();
   if (Object.keys(contact).length) body.contact = contact;
+  if (details.ready_at) body.ready_at = details.ready_at;
   return body;
 }
 
@@ -175,6 +178,7 @@ export function localErrors(lines, items, details, { texting, emailing }) {
   if (!details.table && details.order_type === "delivery" && !details.delivery_address.trim()) {
     errors.delivery_address = ["Enter the address to deliver to."];
   }
+  if (details.ready_at === null) errors.ready_at = ["Choose when you would like your order: as soon as possible, or a time."];
   if (!details.customer_name.trim()) errors.customer_name = ["Enter your name: we call it when your order is ready."];
   if (texting && !details.phone.trim()) errors["contact.phone"] = ["Enter your mobile number, or untick “Text me”."];
   if (emailing && !details.email.trim()) errors["contact.email"] = ["Enter your email address, or untick “Email me”."];
@@ -185,6 +189,7 @@ export function localErrors(lines, items, details, { texting, emailing }) {
 const FIELDS = {
   order_type: "order_type",
   delivery_address: "delivery_address",
+  ready_at: "ready_at",
   customer_name: "customer_name",
   "contact.phone": "phone",
   "contact.email": "email",
@@ -238,6 +243,10 @@ export function readAnswer(status, body, retryAfter) {
     return { kind: "duplicate", number: body.order_number };
   }
   if ([400, 413, 415].includes(status) && body && body.errors) return { kind: "refused", code: body.code, errors: body.errors };
+  if (status === 409 && body && body.errors && ["slot_full", "closed"].includes(body.code)) {
+    // No room then, or closed then: the server says when instead (a slot's end; when it opens).
+    return { kind: "refused", code: body.code, errors: body.errors, suggested: body.next_available || body.next_open || null };
+  }
   if (status === 429) return { kind: "busy", seconds };
   if (status === 503) return { kind: "unavailable", seconds };
   return { kind: "unanswered" };
@@ -283,4 +292,161 @@ export class Submission {
 export function etagVersion(etag) {
   const match = /"menu-(\d+)"/.exec(etag || "");
   return match ? Number(match[1]) : null;
+}
+
+// --- when: the kitchen's slots ------------------------------------------------------------------
+// GET /slots answers a day's open slots (start, end: the promised time of an order in it) with
+// whether each has room for the cart (`fits`, asked with `items`) or at all (`full`). POST /orders
+// takes a slot's end as `ready_at`, if it is at least the order's lead away and within the kitchen's
+// days ahead; "asap" takes the first slot with room ending after the lead, within the ASAP horizon.
+// `kitchen` is the page's config (kitchen/views.py: guest_kitchen). Times are ms since the epoch or
+// ISO text; dates are the restaurant's, YYYY-MM-DD.
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+// A time as ms; the server may write microseconds (…:00.123456Z), which Date.parse does not read.
+const at = (time) => (typeof time === "number" ? time : Date.parse(time.replace(/(\.\d{3})\d+/, "$1")));
+
+/** Whether two times (ms, or ISO text however written) are the same instant. */
+export const sameTime = (one, other) => at(one) === at(other);
+
+/** GET /slots's `items` for the cart: `sku:quantity` a line (the server adds a sku's lines up). */
+export const slotsCart = (lines) => lines.map((line) => `${line.sku}:${line.quantity}`).join(",");
+
+/** How long the cart takes the kitchen, in ms, as POST /orders reckons an order's lead: the longest
+ * prep time of its items' stations, or its order type's cooking time when none has one. */
+export function cartLead(lines, items, kitchen, orderType) {
+  const prep = lines.map((line) => items.get(line.sku)).map((item) => item && kitchen.leads.stations[item.station]);
+  const seconds = prep.some(Boolean) ? Math.max(...prep.filter(Boolean)) : kitchen.leads.order_types[orderType] || 0;
+  return seconds * 1000;
+}
+
+const formats = new Map();
+function format(zone, options) {
+  const key = `${zone} ${JSON.stringify(options)}`;
+  if (!formats.has(key)) formats.set(key, new Intl.DateTimeFormat("en-GB", { timeZone: zone, ...options }));
+  return formats.get(key);
+}
+
+/** A time on the restaurant's clock (the zone GET /slots names): 19:45. */
+export const clockText = (time, zone) => format(zone, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(at(time));
+
+/** The restaurant's date at `time`: YYYY-MM-DD. */
+export function zoneDate(time, zone) {
+  const parts = Object.fromEntries(
+    format(zone, { year: "numeric", month: "2-digit", day: "2-digit" })
+      .formatToParts(at(time))
+      .map((part) => [part.type, part.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day}`;
+}
+
+/** The date `days` after `date` (YYYY-MM-DD). */
+export function addDays(date, days) {
+  const day = new Date(`${date}T12:00:00Z`);
+  day.setUTCDate(day.getUTCDate() + days);
+  return day.toISOString().slice(0, 10);
+}
+
+/** A date as the day picker names it: Today, Tomorrow, Tue 8 Dec. */
+export function dayName(date, today) {
+  if (date === today) return "Today";
+  if (date === addDays(today, 1)) return "Tomorrow";
+  return format("UTC", { weekday: "short", day: "numeric", month: "short" }).format(Date.parse(`${date}T12:00:00Z`));
+}
+
+/** A promised time as a sentence ends it: "19:45" today, "19:45 tomorrow", "19:45 on Tue 8 Dec". */
+export function whenText(time, zone, now) {
+  const date = zoneDate(time, zone);
+  const today = zoneDate(now, zone);
+  const clock = clockText(time, zone);
+  if (date === today) return clock;
+  return date === addDays(today, 1) ? `${clock} tomorrow` : `${clock} on ${dayName(date, today)}`;
+}
+
+/** The days a guest may order for: the restaurant's today and `daysAhead` more. */
+export const orderDays = (today, daysAhead) => Array.from({ length: daysAhead + 1 }, (_, index) => addDays(today, index));
+
+/** What bounds the times an order may take at `now` (ms) with a lead of `lead` ms: none before
+ * `earliest`, none after `latest` (the kitchen's days ahead), ASAP's slots start before `horizon`. */
+export function slotBounds(now, lead, kitchen) {
+  return {
+    now,
+    earliest: now + lead,
+    latest: now + kitchen.days_ahead * DAY + kitchen.slot_minutes * MINUTE,
+    horizon: now + kitchen.asap_horizon_minutes * MINUTE,
+  };
+}
+
+/** Whether a slot of GET /slots has room: for the cart when asked with it (`fits`), else any at all. */
+export const hasRoom = (slot) => ("fits" in slot ? slot.fits : !slot.full);
+
+// A slot ending at midnight ends its own day: 24:00 in its day's list, not 00:00.
+const endLabel = (end, answer) => (zoneDate(end, answer.time_zone) === answer.date ? clockText(end, answer.time_zone) : "24:00");
+
+/** The times a day offers (GET /slots' answer for it): each slot the order may still take, named by
+ * its end (the promised time) on the restaurant's clock, `full` when it has no room (shown, disabled). */
+export function slotChoices(answer, bounds) {
+  return answer.slots
+    .filter((slot) => at(slot.end) >= bounds.earliest && at(slot.end) > bounds.now && at(slot.end) <= bounds.latest)
+    .map((slot) => ({ start: slot.start, end: slot.end, label: endLabel(slot.end, answer), full: !hasRoom(slot) }));
+}
+
+/** "As soon as possible" over the days' answers (in date order, today's first), as POST /orders
+ * would take it: {state: "open", end} the first slot with room that ends after the lead and starts
+ * within the horizon; {state: "full", next} when those are all full (next: the first later one with
+ * room, if known); {state: "closed", opens} when none is open (opens: the next open slot's start). */
+export function asapChoice(answers, bounds) {
+  const after = answers.flatMap((answer) => answer.slots).filter((slot) => at(slot.end) > bounds.earliest);
+  const within = after.filter((slot) => at(slot.start) < bounds.horizon);
+  if (!within.length) return { state: "closed", opens: after.length ? after[0].start : null };
+  const first = within.find(hasRoom);
+  if (first) return { state: "open", end: first.end };
+  const next = after.find((slot) => at(slot.start) >= bounds.horizon && hasRoom(slot));
+  return { state: "full", next: next ? next.end : null };
+}
+
+/** What the "as soon as possible" choice reads (`label`) and what is said under it (`hint`). */
+export function asapText(asap, zone, now) {
+  if (asap.state === "open") return { label: `As soon as possible, ready by ${whenText(asap.end, zone, now)}`, hint: "" };
+  if (asap.state === "full") {
+    const next = asap.next ? ` The next time with room: ${whenText(asap.next, zone, now)}.` : "";
+    return { label: "As soon as possible", hint: `The kitchen is full for the next while: choose a later time.${next}` };
+  }
+  const opens = asap.opens ? `: we open at ${whenText(asap.opens, zone, now)}` : "";
+  return { label: "As soon as possible", hint: `We are closed now${opens}. Choose a time to order ahead.` };
+}
+
+/** The restaurant's date of the slot ending at `end` (a slot ending at midnight is the day's last). */
+export const slotDate = (end, zone) => zoneDate(at(end) - 1, zone);
+
+/** Whether the guest's choice (`"asap"` or a slot's end) can still be had by what the page knows:
+ * ASAP while it is open; a slot while its day offers it with room (a day not read: while in bounds). */
+export function choiceStands(when, asap, answers, bounds) {
+  if (when === "asap") return asap.state === "open";
+  const day = answers.find((answer) => answer.date === slotDate(when, answer.time_zone));
+  if (!day) return at(when) >= bounds.earliest && at(when) <= bounds.latest;
+  return slotChoices(day, bounds).some((choice) => sameTime(choice.end, when) && !choice.full);
+}
+
+/** The slot to offer after a refusal of POST /orders (`outcome`): slot_full names the next slot
+ * end with room (`suggested`); closed names when the restaurant opens, a slot's start: the first
+ * slot with room from then. Its end as GET /slots wrote it, or null. */
+export function suggestedSlot(outcome, answers, bounds) {
+  if (!outcome.suggested) return null;
+  const choices = answers.flatMap((answer) => slotChoices(answer, bounds)).filter((choice) => !choice.full);
+  const found =
+    outcome.code === "closed"
+      ? choices.find((choice) => at(choice.start) >= at(outcome.suggested))
+      : choices.find((choice) => sameTime(choice.end, outcome.suggested));
+  return found ? found.end : null;
+}
+
+/** What is said next to the When field about the slot `suggested` instead (null: none was found). */
+export function suggestionText(code, suggested, zone, now) {
+  if (!suggested) return "No time with room was found in the coming days: please ask the restaurant.";
+  const time = whenText(suggested, zone, now);
+  return code === "closed"
+    ? `The first time after we open, ${time}, is selected below: place your order again to take it.`
+    : `The next time with room, ${time}, is selected below: place your order again to take it.`;
 }
