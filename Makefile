@@ -86,7 +86,8 @@ format: venv
 
 ## bench: throughput and latency figures (see docs/benchmarks.md), in a database and vhost of its own;
 ## BENCH_BASELINE=<git ref> runs that ref's code side by side (e.g. make bench BENCH_BASELINE=main);
-## options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--duration 3" or BENCH_ARGS="--soak 600"
+## options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--duration 3" or BENCH_ARGS="--soak 600";
+## BENCH_ARGS="--phases slots": the intake with kitchen capacity slots on against off, at c=50 and 200
 BENCH_BASELINE ?=
 bench: venv services
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

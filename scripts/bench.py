@@ -12,6 +12,9 @@ Phases (--phases, in this order):
               PostgreSQL sessions, CPU per order; baseline and current
   rate-limit  the intake at --rate-limit-concurrency with ORDERS_RATE_LIMIT=--rate-limit (a limit
               no client reaches), right after the current code's phase with rate limiting off
+  slots       the intake of menu orders at --slots-concurrency with kitchen capacity slots off (the
+              demo menu) and on (every station a capacity no order reaches), in turn; and what the
+              orders booked (current)
   loop        the plain Python loop: per order one psycopg transaction (order, item, status row)
               and one confirmed pika publish, in 1 and 4 processes (--loop-processes)
   drain       --drain-rows outbox rows written by SQL, then one run_outbox_relay: messages/s and
@@ -24,6 +27,7 @@ Phases (--phases, in this order):
     .venv/bin/python scripts/bench.py                              # every phase, 15 s of load each
     .venv/bin/python scripts/bench.py --baseline main --duration 5 # side by side with main
     .venv/bin/python scripts/bench.py --phases intake --concurrency 1,10 --duration 3
+    .venv/bin/python scripts/bench.py --phases slots               # capacity slots on against off, c=50 and 200
     .venv/bin/python scripts/bench.py --skip display,pipeline
     .venv/bin/python scripts/bench.py --soak 600                   # memory over 10 minutes
     .venv/bin/python scripts/bench.py --matrix --phases intake     # every serving setup of docs/benchmarks.md
@@ -40,6 +44,7 @@ from contextlib import ExitStack
 
 from bench_display import run_display
 from bench_phases import intake_stack, run_drain, run_loop, run_pipeline, run_soak
+from bench_slots import CAPACITIES, SLOT_CAPACITY, slots_stack
 from bench_stack import (
     Side,
     baseline_side,
@@ -50,7 +55,7 @@ from bench_stack import (
 )
 from bench_stack import machine as stack_machine
 
-PHASES = ("intake", "rate-limit", "loop", "drain", "pipeline", "display")
+PHASES = ("intake", "rate-limit", "slots", "loop", "drain", "pipeline", "display")
 SERVERS = ("procfile", "daphne", "gunicorn-sync", "gunicorn-gthread", "gunicorn-uvicorn")
 # (server, workers, CONN_MAX_AGE, psycopg pool size or None): what --matrix runs, as in docs/benchmarks.md.
 MATRIX = [
@@ -110,6 +115,36 @@ def intake_row(r: dict) -> list:
         f"{r['wait_p50_ms']:.0f} / {r['wait_p95_ms']:.0f}",
         r["backlog"],
         f"{r['drain_s']:.1f}",
+    ]
+
+
+SLOTS_HEADER = [
+    "capacity", "c", "orders/s", "p50 ms", "p95 ms", "p99 ms", "non-2xx", "socket errors", "CPU ms/order web + relay",
+    "PG connections max", "waiting for a lock (mean sessions)", "machine busy", "orders", "item units",
+    "reservations (units)", "slot_loads rows (units)", "fullest slot used / capacity",
+]  # fmt: skip
+
+
+def slots_row(r: dict) -> list:
+    booked = f"{r['reserved_units']}" if not r["bookings_wrong"] else f"**{r['reserved_units']}**"
+    return [
+        r["capacity"],
+        r["concurrency"],
+        f"{r['orders_per_s']:.0f}",
+        f"{r['p50_ms']:.1f}",
+        f"{r['p95_ms']:.1f}",
+        f"{r['p99_ms']:.1f}",
+        bold_unless_zero(r["non_2xx"]),
+        bold_unless_zero(r["socket_errors"]),
+        f"{r['web_cpu_ms']:.1f} + {r['relay_cpu_ms']:.1f}",
+        r["db_connections"],
+        f"{r['lock_waiting']:.2f}",
+        f"{r['machine_busy']:.0%}",
+        r["orders"],
+        r["item_units"],
+        f"{r['reservations']} ({booked})",
+        f"{r['loads']} ({r['load_units']})",
+        f"{r['most_used']} / {r['capacity_per_slot']}" if r["loads"] else "–",
     ]
 
 
@@ -200,7 +235,36 @@ def figure(result: dict | None, key: str):
     return None if result is None else result[key]
 
 
-def print_summary(args, sides: list[Side], intake, loops, drains, pipelines, display) -> None:
+SLOTS_SUMMARY_HEADER = [
+    "c", "orders/s off / on", "on ÷ off", "p50 ms off / on", "p95 ms off / on", "p99 ms off / on",
+    "errors (non-2xx + socket) off / on", "CPU ms/order web off / on", "reservations on (units = item units)",
+]  # fmt: skip
+
+
+def slots_summary_rows(slots: list[dict]) -> list[list]:
+    rows = []
+    for c in dict.fromkeys(r["concurrency"] for r in slots):
+        off, on = find(slots, capacity="off", concurrency=c), find(slots, capacity="on", concurrency=c)
+        booked = "–" if on is None else f"{on['reservations']} ({on['reserved_units']} = {on['item_units']})"
+        if on is not None and on["bookings_wrong"]:
+            booked = f"**{booked}, wrong**"
+        rows.append(
+            [
+                c,
+                pair(figure(off, "orders_per_s"), figure(on, "orders_per_s")),
+                ratio(figure(on, "orders_per_s"), figure(off, "orders_per_s")),
+                pair(figure(off, "p50_ms"), figure(on, "p50_ms"), "{:.1f}"),
+                pair(figure(off, "p95_ms"), figure(on, "p95_ms"), "{:.1f}"),
+                pair(figure(off, "p99_ms"), figure(on, "p99_ms"), "{:.1f}"),
+                f"{errors(off)} / {errors(on)}",
+                pair(figure(off, "web_cpu_ms"), figure(on, "web_cpu_ms"), "{:.2f}"),
+                booked,
+            ]
+        )
+    return rows
+
+
+def print_summary(args, sides: list[Side], intake, slots, loops, drains, pipelines, display) -> None:
     names = " vs ".join(f"{side.name} {side.label}" for side in sides)
     print(f"\n# Summary: {names}; {args.duration} s of load per phase")
     off = [r for r in intake if r["rate_limit"] == "off"]
@@ -221,6 +285,11 @@ def print_summary(args, sides: list[Side], intake, loops, drains, pipelines, dis
         header = ["c", "orders/s baseline / current", "current ÷ baseline", "p99 ms baseline / current"]
         header += ["errors (non-2xx + socket) baseline / current", "PG connections max baseline / current"]
         print(f"\nintake (rate limiting off):\n{table(header, rows)}")
+    if slots:
+        print(
+            f"\nkitchen capacity slots (current code, menu orders; on = every station {SLOT_CAPACITY} units per slot):"
+        )
+        print(table(SLOTS_SUMMARY_HEADER, slots_summary_rows(slots)))
     if loops:
         rows = [[r["processes"], f"{r['orders_per_s']:.0f}", f"{r['cpu_ms']:.2f}"] for r in loops]
         print("\nplain Python loop (per order: psycopg transaction of order, item, status row + confirmed publish):")
@@ -325,6 +394,7 @@ def parse_args() -> argparse.Namespace:
     add("--keep", action="store_true", help="keep the databases, the vhosts and the logs")
     add("--rate-limit", default="100000000/min", help="ORDERS_RATE_LIMIT of the rate-limit phases")
     add("--rate-limit-concurrency", type=int_list, default=[10, 50], help="wrk connections, rate-limit phases")
+    add("--slots-concurrency", type=int_list, default=[50, 200], help="wrk connections, slots phases")
     add("--loop-processes", type=int_list, default=[1, 4], help="processes of the plain loop, in turn")
     add("--drain-rows", type=int, default=20000, help="outbox rows the relay drains")
     add("--workers-list", type=int_list, default=[2], help="kitchen workers, pipeline phases")
@@ -358,6 +428,22 @@ def intake_runs(args, sides: list[Side]) -> list[tuple[Side, int, str]]:
     return runs
 
 
+def run_slots(args, current: Side) -> list[dict]:
+    """The slots phases: per concurrency the stack with capacity slots off and the one with them on,
+    in turn (off first at the first concurrency, on first at the next, …)."""
+    results = []
+    with ExitStack() as stacks:
+        phase_of = {}  # capacity: its stack's phase, started when first needed
+        for i, c in enumerate(args.slots_concurrency):
+            for capacity in interleaved(list(CAPACITIES), i):
+                heading(f"slots: {current.name}, c={c}, capacity slots {capacity}")
+                if capacity not in phase_of:
+                    phase_of[capacity] = stacks.enter_context(slots_stack(current, args, capacity))
+                results.append(phase_of[capacity](c))
+                print(table(SLOTS_HEADER, [slots_row(results[-1])]), flush=True)
+    return results
+
+
 def run_phases(args, sides: list[Side]) -> None:
     current = sides[-1]
     intake: list[dict] = []
@@ -377,6 +463,7 @@ def run_phases(args, sides: list[Side]) -> None:
                 result["setup"] = setup if args.matrix else side.name
                 print(table(INTAKE_HEADER, [intake_row(result)]), flush=True)
                 intake.append(result)
+    slots = run_slots(args, current) if "slots" in args.phases else []
     loops = []
     for processes in args.loop_processes if "loop" in args.phases else []:
         heading(f"plain Python loop: {processes} process(es) on {current.name}'s tables")
@@ -402,7 +489,9 @@ def run_phases(args, sides: list[Side]) -> None:
         print(table(DISPLAY_HEADER, display_rows(display)), flush=True)
     if intake:
         print(f"\n{table(INTAKE_HEADER, [intake_row(r) for r in intake])}")
-    print_summary(args, sides, intake, loops, drains, pipelines, display)
+    if slots:
+        print(f"\n{table(SLOTS_HEADER, [slots_row(r) for r in slots])}")
+    print_summary(args, sides, intake, slots, loops, drains, pipelines, display)
 
 
 def main() -> int:

@@ -1,6 +1,8 @@
 -- wrk script of scripts/bench.py: POST /orders with valid orders (dine-in, takeout, delivery in
 -- turn, three priorities), count the answers that are not 2xx, and print one JSON line at the end.
+-- With a file after `--`, the bodies are that file's lines instead (the slots phase's menu orders).
 --   wrk -t2 -c10 -d15s -s scripts/bench_orders.lua http://127.0.0.1:8000/orders
+--   wrk -t2 -c10 -d15s -s scripts/bench_orders.lua http://127.0.0.1:8000/orders -- /tmp/bodies.jsonl
 
 local bodies = {
   '{"customer_name": "Jane Doe", "order_type": "takeout", "items": [{"name": "Margherita Pizza", "quantity": 1, "price": 15.99}]}',
@@ -17,6 +19,14 @@ end
 function init(args)
   non_2xx = 0
   requests = {}
+  if args[1] then
+    bodies = {}
+    for line in io.lines(args[1]) do
+      if line ~= "" then
+        table.insert(bodies, line)
+      end
+    end
+  end
   local path = wrk.path
   for i, body in ipairs(bodies) do
     requests[i] = wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)

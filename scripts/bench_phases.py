@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pika
 import psycopg
@@ -39,11 +40,12 @@ ORDER_TYPES = ("takeout", "dine_in", "delivery")
 # --- intake: wrk on POST /orders ---------------------------------------------------------------
 
 
-def wrk_command(url: str, concurrency: int, duration: int, timeout: float) -> list[str]:
-    """wrk POSTing orders (scripts/bench_orders.lua); an answer slower than `timeout` s is a timeout."""
+def wrk_command(url: str, concurrency: int, duration: int, timeout: float, bodies: Path | None = None) -> list[str]:
+    """wrk POSTing orders (scripts/bench_orders.lua: its own bodies, or the lines of `bodies`); an
+    answer slower than `timeout` s is a timeout."""
     threads = min(2, concurrency)
     args = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{duration}s", "--timeout", f"{timeout:g}s"]
-    return [*args, "-s", str(LUA), f"{url}/orders"]
+    return [*args, "-s", str(LUA), f"{url}/orders", *(["--", str(bodies)] if bodies else [])]
 
 
 def wrk_figures(returncode: int, stdout: str, stderr: str) -> dict:
@@ -54,8 +56,8 @@ def wrk_figures(returncode: int, stdout: str, stderr: str) -> dict:
     raise RuntimeError(f"wrk gave no figures (exit {returncode}):\n{stdout}\n{stderr}")
 
 
-def run_wrk(url: str, concurrency: int, duration: int, timeout: float = 2.0) -> dict:
-    command = wrk_command(url, concurrency, duration, timeout)
+def run_wrk(url: str, concurrency: int, duration: int, timeout: float = 2.0, bodies: Path | None = None) -> dict:
+    command = wrk_command(url, concurrency, duration, timeout, bodies)
     result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
     return wrk_figures(result.returncode, result.stdout, result.stderr)
 
@@ -99,14 +101,16 @@ def outbox_wait(db: psycopg.Connection, after_id: int) -> dict:
     }
 
 
-def load_phase(url: str, db: psycopg.Connection, relay: Process, web: Process, concurrency: int, args) -> dict:
-    """One wrk run at `concurrency`, then the outbox drain; the figures of both, and the most
-    PostgreSQL sessions on the side's database during the load."""
+def load_phase(
+    url: str, db: psycopg.Connection, relay: Process, web: Process, concurrency: int, args, bodies: Path | None = None
+) -> dict:
+    """One wrk run at `concurrency` (POSTing `bodies`' lines, or the wrk script's own), then the outbox
+    drain; the figures of both, and the most PostgreSQL sessions on the side's database during the load."""
     after_id = last_outbox_id(db)
     web_cpu, relay_cpu = cpu_seconds(web.pid), cpu_seconds(relay.pid)
     busy, total = machine_ticks()
     with ConnectionSampler(db.info.dbname) as sessions:
-        figures = run_wrk(url, concurrency, args.duration, args.timeout)
+        figures = run_wrk(url, concurrency, args.duration, args.timeout, bodies)
     busy_now, total_now = machine_ticks()
     web_cpu = cpu_seconds(web.pid) - web_cpu
     web.check_alive()
@@ -127,6 +131,7 @@ def load_phase(url: str, db: psycopg.Connection, relay: Process, web: Process, c
         "relay_cpu_ms": 1000 * relay_cpu / max(outbox["rows"], 1),
         "machine_busy": (busy_now - busy) / max(total_now - total, 1),
         "db_connections": sessions.most,
+        "lock_waiting": sessions.lock_waiting,
         "backlog": backlog,
         "drain_s": drain,
         **outbox,
@@ -156,11 +161,12 @@ def intake_stack(side: Side, args, rate_limit: str = "off") -> Iterator[Callable
 
 
 def empty_tables(db: psycopg.Connection) -> None:
-    """Orders (and, by CASCADE, whatever refers to them), the day counter, the outbox and the rate
-    limits' counters (when the side's settings keep them in the database)."""
+    """Orders (and, by CASCADE, whatever refers to them: their slot reservations), the day counter, the
+    outbox, the kitchen slots' loads and the rate limits' counters (when the side's settings keep
+    them in the database)."""
     tables = [
         table
-        for table in ("orders", "order_daily_counter", "outbox", "django_cache")
+        for table in ("orders", "order_daily_counter", "outbox", "slot_loads", "django_cache")
         if db.execute("SELECT to_regclass(%s)", [table]).fetchone()[0]  # a side's code may lack one
     ]
     for _ in range(20):

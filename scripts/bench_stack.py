@@ -469,20 +469,31 @@ def machine_ticks() -> tuple[int, int]:
 
 class ConnectionSampler:
     """The most PostgreSQL sessions seen on `dbname` (the bench's own left out) while in the `with`
-    block, from pg_stat_activity every 100 ms."""
+    block, from pg_stat_activity every 100 ms; and how many of them waited for a lock, on average
+    over the samples (`lock_waiting`: a hot row shows here)."""
 
     def __init__(self, dbname: str) -> None:
         self.dbname = dbname
         self.most = 0
+        self.samples = self.waiting = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
-        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name <> %s"
+        query = """
+            SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock')
+            FROM pg_stat_activity WHERE datname = %s AND application_name <> %s
+        """
         with connect("postgres") as db:
             while not self._stop.is_set():
-                self.most = max(self.most, db.execute(query, [self.dbname, BENCH_APP]).fetchone()[0])
+                sessions, waiting = db.execute(query, [self.dbname, BENCH_APP]).fetchone()
+                self.most = max(self.most, sessions)
+                self.samples, self.waiting = self.samples + 1, self.waiting + waiting
                 self._stop.wait(0.1)
+
+    @property
+    def lock_waiting(self) -> float:
+        return self.waiting / max(self.samples, 1)
 
     def __enter__(self) -> "ConnectionSampler":
         self._thread.start()
