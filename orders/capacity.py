@@ -157,27 +157,35 @@ def used_between(start: datetime, until: datetime, stations) -> dict[tuple[datet
     return {(row.slot_start, row.station): row.used for row in rows}
 
 
-def _fitting(clock: Clock, need: Need, start: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
-    """The open slots from `start`'s to `until` where the order fits, by the loads booked now."""
+def _fitting(
+    clock: Clock, need: Need, start: datetime, until: datetime, *, by_loads: bool = True
+) -> list[tuple[datetime, datetime]]:
+    """The open slots from `start`'s to `until` where the order fits, by the loads booked now (without
+    `by_loads`, every open slot: the database's CHECK is the judge)."""
     slots = list(clock.slots_from(start, until))
-    if not need.units or not slots:
+    if not need.units or not slots or not by_loads:
         return slots
     used = used_between(slots[0][0], slots[-1][1], need.units)
     return [(low, high) for low, high in slots if fits(need, low, used)]
 
 
-def order_slots(need: Need, ready_at: datetime | None, now: datetime) -> list[tuple[datetime, datetime]]:
+def order_slots(
+    need: Need, ready_at: datetime | None, now: datetime, *, by_loads: bool = True
+) -> list[tuple[datetime, datetime]]:
     """The slots to try for an order, best first (the database has the last word: a slot filled
     meanwhile is refused by its CHECK, and the next one is tried). Raises OrderInvalid for a ready_at
-    in the past, too soon or too far, KitchenClosed outside the opening hours, SlotFull when full."""
+    in the past, too soon or too far, KitchenClosed outside the opening hours, SlotFull when full.
+
+    Without `by_loads` the loads are not read: the open slots by the clock alone, for a first try
+    that costs no query (orders/services.py reads the loads only once the CHECK has refused one)."""
     clock = kitchen_clock()
     earliest = now + need.lead
     if ready_at is None:
         if not any(True for _ in clock.slots_from(earliest, now + clock.horizon)):
             raise KitchenClosed(clock.next_open(earliest))
         if clock.paused(now):
-            return _after_the_pause(clock, need, now)
-        slots = _fitting(clock, need, earliest, now + clock.horizon)
+            return _after_the_pause(clock, need, now, by_loads=by_loads)
+        slots = _fitting(clock, need, earliest, now + clock.horizon, by_loads=by_loads)
         if not slots:
             raise SlotFull("the kitchen is full for the next while", next_available(clock, need, now + clock.horizon))
         return slots
@@ -190,16 +198,16 @@ def order_slots(need: Need, ready_at: datetime | None, now: datetime) -> list[tu
     start, end = clock.slot_at(ready_at - timedelta(microseconds=1))  # start < ready_at <= end
     if not clock.is_open(start, end):
         raise KitchenClosed(clock.next_open(ready_at))
-    if not _fitting(clock, need, start, end):
+    if not _fitting(clock, need, start, end, by_loads=by_loads):
         raise SlotFull("that slot is full", next_available(clock, need, end))
     return [(start, end)]
 
 
-def _after_the_pause(clock: Clock, need: Need, now: datetime) -> list[tuple[datetime, datetime]]:
+def _after_the_pause(clock: Clock, need: Need, now: datetime, *, by_loads: bool) -> list[tuple[datetime, datetime]]:
     """An ASAP order's slots while new ASAP orders are paused: ending at least the pause's end + lead,
     within the horizon; else KitchenPaused, with the first slot after the pause that has room."""
     earliest = clock.paused_until + need.lead
-    slots = _fitting(clock, need, earliest, now + clock.horizon)
+    slots = _fitting(clock, need, earliest, now + clock.horizon, by_loads=by_loads)
     if not slots:
         raise KitchenPaused(clock.paused_until, next_available(clock, need, earliest))
     return slots

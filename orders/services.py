@@ -34,7 +34,6 @@ from orders.models import (
     OrderItem,
     OrderStatus,
     OrderStatusLog,
-    SlotReservation,
 )
 from orders.statements import Increment
 from orders.timing import preparation_time
@@ -99,9 +98,9 @@ def order_create(
         for item in data.items
     ]
     need = order_need(data.order_type, data.items)
-    slots = order_slots(need, data.ready_at, now)
+    slots = order_slots(need, data.ready_at, now, by_loads=False)  # the clock's slots; no query
 
-    def insert() -> None:
+    def insert(reservation: statements.Reservation | None = None) -> None:
         order.fire_at = _fire_time(order.promised_at, need, data.ready_at, now)
         day = order_number_day(now)  # UTC, or the restaurant's business day (ORDER_NUMBER_DAY)
         written = statements.insert_order(
@@ -113,6 +112,7 @@ def order_create(
             number_prefix=format_order_number(day, 0)[:-3],
             day=day,
             rate_count=rate_count,
+            reservation=reservation,
         )
         if not written:
             raise RateLimitExceeded(rate_count)
@@ -122,7 +122,7 @@ def order_create(
             order.promised_at = slots[0][1].astimezone(UTC)
             insert()
         else:
-            _insert_with_reservation(order, need, slots, insert)
+            _insert_with_reservation(order, need, data.ready_at, now, slots, insert)
     details = {"order_number": order.number, "total_amount": order.total_amount, "priority": order.priority}
     transaction.on_commit(lambda: log.info("order_received", f"Order {order.number} received", details=details))
     return order
@@ -160,25 +160,29 @@ def _order_messages(order: Order, now) -> list:
     return [announcement, kitchen]
 
 
-def _insert_with_reservation(order: Order, need: Need, slots: list, insert: Callable[[], None]) -> None:
-    """The order and its units in its slot, in one transaction: the first of `slots` whose stations
-    still have room when the units are added (the loads' CHECK refuses a slot filled meanwhile)."""
-    for start, end in slots:
+def _insert_with_reservation(
+    order: Order, need: Need, ready_at: datetime | None, now: datetime, slots: list, insert: Callable
+) -> None:
+    """The order with its units in its slot, one statement (`insert_order` with a reservation): the
+    first of `slots` (the clock's, best first) whose stations still have room as the units are added.
+    Only once the loads' CHECK has refused a slot are the loads read, to try only slots with room
+    (SlotFull, KitchenPaused when none has: `order_slots`)."""
+    tried: set = set()
+    while slots:
+        start, end = slots[0]
         order.promised_at = end.astimezone(UTC)
         try:
-            with transaction.atomic():
-                statements.reserve_units(start, need.units, need.capacity)
-                insert()
-                SlotReservation.objects.bulk_create(
-                    SlotReservation(order_id=order.pk, slot_start=start, station=code, units=units)
-                    for code, units in need.units.items()
-                )
+            # Inside a caller's transaction a savepoint keeps it alive past a refusal.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                insert(statements.Reservation(start, need.units, need.capacity))
             return
         except IntegrityError as exc:
             if not _violates(exc, SLOT_FULL_CONSTRAINT):
                 raise
+        tried.add(start)
+        slots = [slot for slot in order_slots(need, ready_at, now) if slot[0] not in tried]
     clock = kitchen_clock()
-    raise SlotFull("the slot filled up meanwhile", next_available(clock, need, slots[-1][1]))
+    raise SlotFull("the slot filled up meanwhile", next_available(clock, need, end))
 
 
 def _violates(exc: IntegrityError, constraint: str) -> bool:

@@ -3,7 +3,8 @@ models' columns (a new field is written too) and compared with what the ORM woul
 tests/orders/test_statements.py. orders/services.py decides what to write; this module only writes it.
 
 - `insert_order`: the day's next number, the order, its items, its `received` row and its order
-  message(s) (and, as a named option, the request's rate-limit count, writing nothing over the limit);
+  message(s) (and, as named options, its units booked in its kitchen slot, and the request's
+  rate-limit count, writing nothing over the limit);
 - `update_moved_order`: a locked order's new columns, its log row and its status update;
 - `move_at_once`: the same for an order still in the move's source status, the lock included (and,
   as a named option, a counter of another table, e.g. the worker's count of ready orders);
@@ -55,6 +56,23 @@ class Increment(NamedTuple):
 # --- POST /orders ---------------------------------------------------------------------------------
 
 
+class Reservation(NamedTuple):
+    """An order's load units in one slot: station → units, and each station's capacity of now."""
+
+    slot_start: datetime
+    units: dict[str, int]
+    capacity: dict[str, int]
+
+    def params(self) -> dict[str, Any]:
+        stations = sorted(self.units)  # a fixed order: two orders never lock each other's rows the other way round
+        return {
+            "slot_start": self.slot_start,
+            "stations": stations,
+            "units": [self.units[code] for code in stations],
+            "capacities": [self.capacity[code] for code in stations],
+        }
+
+
 def insert_order(
     order: Order,
     items: list[OrderItem],
@@ -65,6 +83,7 @@ def insert_order(
     number_prefix: str,
     day: date,
     rate_count: RateCount | None = None,
+    reservation: Reservation | None = None,
 ) -> bool:
     """Write a new order: the counter's next number for `day` (`number_prefix` and at least three
     digits), the order, its items, its log row and the `outbox` rows, each with
@@ -72,14 +91,18 @@ def insert_order(
     kitchen message at its fire time). Sets the ids and the number on the objects given.
 
     With `rate_count`, the request is counted first (its `hits` set) and nothing is written when
-    that count is over its limit: False."""
+    that count is over its limit: False. With a `reservation`, the order's units are added to its
+    slot's loads and recorded as its reservations in the same statement: a station over its capacity
+    fails the whole statement on the loads' CHECK (IntegrityError), and nothing is written, not even
+    the day's number."""
     order.number = FROM_THE_ROW
     body_head, body_tail = _halves(message(order, items))
     with connection.cursor() as cursor:
         cursor.execute(
-            _insert_order_sql(counted=rate_count is not None),
+            _insert_order_sql(counted=rate_count is not None, reserving=reservation is not None),
             {
                 **(rate_count.params() if rate_count else {}),
+                **(reservation.params() if reservation else {}),
                 "day": day,
                 "prefix": number_prefix,
                 "order": _columns_json(order, skip={"number"}),
@@ -102,7 +125,7 @@ def insert_order(
 
 
 @functools.cache
-def _insert_order_sql(*, counted: bool) -> str:
+def _insert_order_sql(*, counted: bool, reserving: bool = False) -> str:
     counter = DailyOrderCounter._meta.db_table
     number = "%(prefix)s || lpad(c.last_number::text, greatest(3, length(c.last_number::text)), '0')"
     order = _insert_sql(Order, "%(order)s", first={"number": number}, source="c", returning="RETURNING id, number")
@@ -124,7 +147,7 @@ def _insert_order_sql(*, counted: bool) -> str:
         o AS ({order}),
         i AS ({items}),
         l AS ({log_row}),
-        m AS ({message})
+        m AS ({message}){_RESERVE_SQL if reserving else ""}
         SELECT o.id, o.number, ARRAY(SELECT id FROM i ORDER BY id)
             {", t.hits, t.seconds_left FROM t LEFT JOIN o ON true" if counted else "FROM o"}
     """
@@ -333,23 +356,21 @@ def _insert_sql(
 
 # --- kitchen slots (orders/capacity.py) --------------------------------------------------------
 
-
-def reserve_units(slot_start: datetime, units: dict[str, int], capacity: dict[str, int]) -> None:
-    """Add `units` to each station's load of the slot, with its capacity of now: one statement, the
-    stations in a fixed order (two orders never lock each other's rows the other way round). A station
-    over its capacity fails the statement on the table's CHECK (IntegrityError): nothing is booked."""
-    stations = sorted(units)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
+# The reservation's part of `insert_order`'s statement: from `o`, so nothing is booked for an order
+# the rate limit refused. The loads' CHECK (used <= capacity) fails the statement for a full slot.
+_RESERVE_SQL = f""",
+        u AS (SELECT * FROM unnest(%(stations)s::text[], %(units)s::int[], %(capacities)s::int[])
+              AS s(station, units, capacity)),
+        sl AS (
             INSERT INTO {SlotLoad._meta.db_table} (slot_start, station, used, capacity)
-            SELECT %s, s.station, s.units, s.capacity
-            FROM unnest(%s::text[], %s::int[], %s::int[]) AS s(station, units, capacity)
+            SELECT %(slot_start)s, u.station, u.units, u.capacity FROM o, u
             ON CONFLICT (slot_start, station) DO UPDATE
             SET used = {SlotLoad._meta.db_table}.used + EXCLUDED.used, capacity = EXCLUDED.capacity
-            """,
-            [slot_start, stations, [units[s] for s in stations], [capacity[s] for s in stations]],
-        )
+        ),
+        sr AS (
+            INSERT INTO {SlotReservation._meta.db_table} (order_id, slot_start, station, units)
+            SELECT o.id, %(slot_start)s, u.station, u.units FROM o, u
+        )"""
 
 
 def release_units(order_id: int) -> None:

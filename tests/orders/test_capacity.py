@@ -13,9 +13,11 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from menu.models import Kitchen
+from orders.capacity import kitchen_clock
 from orders.models import Order, SlotLoad, SlotReservation
-from orders.services import order_cancel
-from tests.factories import load_test_menu, menu_copy, post
+from orders.services import order_cancel, order_create
+from orders.validation import validate_order
+from tests.factories import as_api_reads, load_test_menu, menu_copy, post
 
 pytestmark = pytest.mark.django_db
 
@@ -118,6 +120,35 @@ def test_a_drink_on_a_station_without_a_limit_is_never_refused(client):
     answer = post(client, pizza(items=[{"sku": "cola", "quantity": 10}]))
 
     assert answer.status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as the web process runs: no savepoint
+def test_an_order_that_books_its_units_is_still_the_one_statement(django_assert_num_queries):
+    """The reservation is part of the intake's statement, and the loads are not read before it: a
+    slot with room costs what an order without capacity costs (one round trip)."""
+    load_test_menu(kitchen_menu())
+    data = validate_order(as_api_reads(pizza(items=[margheritas(2)])))
+    kitchen_clock()
+
+    with django_assert_num_queries(1):
+        order = order_create(data=data)
+
+    assert [(r.station, r.units) for r in SlotReservation.objects.filter(order=order)] == [("oven", 4)]
+    assert SlotLoad.objects.get(station="oven").used == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_first_slot_costs_one_read_of_the_loads_and_books_the_next(django_assert_num_queries):
+    load_test_menu(kitchen_menu())
+    first = order_create(data=validate_order(as_api_reads(pizza(items=[margheritas(3)]))))
+    data = validate_order(as_api_reads(pizza()))
+    kitchen_clock()
+
+    with django_assert_num_queries(3):  # refused by the CHECK, the loads read, the next slot
+        second = order_create(data=data)
+
+    assert second.promised_at == first.promised_at + timedelta(minutes=15)
+    assert sorted(SlotLoad.objects.values_list("used", flat=True)) == [2, 6]
 
 
 def test_a_cancel_frees_its_units_at_once(client):
