@@ -48,9 +48,23 @@ def menu_document(version: int, build) -> dict[str, Any]:
     return document
 
 
+# Every item, as pricing reads it (station, groups, options), kept for the menu's version like the
+# document: an order costs one small query (the version) instead of three. The objects are shared by
+# the process's threads and only read.
+_priced: tuple[int, dict[str, MenuItem]] | None = None
+
+
 def menu_items_by_sku(skus: set[str]) -> dict[str, MenuItem]:
-    """The items an order names, with station, groups and options, in three queries."""
-    return {item.sku: item for item in _items().filter(sku__in=skus)}
+    """The items an order names, with station, groups and options, as of the menu's current version."""
+    global _priced
+    version = menu_version()
+    priced = _priced
+    if priced is None or priced[0] != version:
+        # Read after the version: a change in between only makes the next order read them again.
+        priced = (version, {item.sku: item for item in _items()})
+        if version:
+            _priced = priced
+    return {sku: priced[1][sku] for sku in skus if sku in priced[1]}
 
 
 def option_codes_elsewhere(codes: set[str]) -> dict[str, str]:
