@@ -1,7 +1,7 @@
 """An order for later on the kitchen display and the customer board, in a real headless Chromium:
 while it is held the kitchen shows it in the "Later" strip with its fire time, not as a ticket to
 start, and the board does not list it; at its fire time it becomes an ordinary ticket under
-"Received" and the board lists it as preparing, with nothing but the clock moving it.
+"Received" and the board lists it as preparing (with the time promised), nothing but the clock moving it.
 
 Screenshots are written to artifacts/browser/. Needs Debian's `chromium`; skipped when it is missing.
 """
@@ -88,6 +88,9 @@ def test_a_held_order_waits_in_the_later_strip_and_off_the_board_until_its_fire_
             expect(kitchen.locator("#later")).to_be_empty()
             expect(ticket.locator(".due")).to_contain_text(ready_at.strftime(":%M"))
             expect(board.locator(f'#preparing [data-number="{number}"]')).to_be_visible(timeout=5_000)
+            # The board shows the time promised under the number.
+            expect(board.locator(f'#preparing [data-number="{number}"] .due')).to_contain_text(ready_at.strftime(":%M"))
+            board.screenshot(path=browser_artifacts / "later-board-fired.png")
             kitchen.screenshot(path=browser_artifacts / "later-strip-fired.png")
         finally:
             browser.close()

@@ -162,9 +162,11 @@ def test_tracking_responses_are_documented(spec, prefix):
         "updated_at",
         "estimated_completion",
         "promised_at",
+        "fire_at",
         "processed_by",
     }
     assert status["properties"]["updated_at"]["format"] == "date-time"
+    assert status["properties"]["fire_at"]["format"] == "date-time" and status["properties"]["fire_at"]["nullable"]
     assert status["properties"]["estimated_completion"]["nullable"] is True
     assert history_schema["type"] == workers_schema["type"] == "array"
     assert set(resolve(spec, history_schema["items"])["properties"]) == {"status", "timestamp", "changed_by"}

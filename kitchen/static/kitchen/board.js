@@ -4,7 +4,8 @@
 import { Versions, clockTime, connectLive, pageData, restaurantZone, shortNumber, showConnection } from "./live.js";
 
 const FRESH_MS = 30 * 1000; // how long the newest ready order stays highlighted
-const orders = new Map(); // number -> {status, readyAt, fireAt (ms by this browser's clock, or null)}
+// number -> {status, readyAt, fireAt (ms by this browser's clock, or null), promisedAt (the time promised)}
+const orders = new Map();
 const versions = new Versions();
 let audio = null, freshTimer = null, fireTimer = null, offset = 0; // offset: the server's clock to this browser's
 
@@ -28,6 +29,8 @@ function fill(id, numbers, fresh) {
     item.dataset.number = number;
     item.title = number;
     item.textContent = shortNumber(number);
+    const promised = id === "preparing" && orders.get(number).promisedAt;
+    if (promised) item.append(Object.assign(document.createElement("small"), { className: "due", textContent: clockTime(promised, restaurantZone()) }));
     return item;
   }));
   document.getElementById(id + "-count").textContent = numbers.length ? String(numbers.length) : "";
@@ -57,7 +60,7 @@ function applySnapshot(message) {
   offset = Date.now() - Date.parse(message.now);
   orders.clear();
   for (const order of message.orders) {
-    orders.set(order.order_number, { status: order.status, readyAt: order.ready_at ? Date.parse(order.ready_at) + offset : null, fireAt: fireAt(order) });
+    orders.set(order.order_number, { status: order.status, readyAt: order.ready_at ? Date.parse(order.ready_at) + offset : null, fireAt: fireAt(order), promisedAt: order.promised_at });
   }
   versions.reset(message.version, message.orders.map((order) => [order.order_number, order.version]));
   render();
@@ -72,7 +75,7 @@ function applyUpdate(message) {
   } else {
     const turnedReady = order.status === "ready" && !(known && known.status === "ready");
     const readyAt = order.status !== "ready" ? null : turnedReady ? Date.now() : known.readyAt;
-    orders.set(number, { status: order.status, readyAt, fireAt: fireAt(order) });
+    orders.set(number, { status: order.status, readyAt, fireAt: fireAt(order), promisedAt: order.promised_at });
     if (turnedReady) chime();
   }
   render();
