@@ -377,6 +377,31 @@ test("as soon as possible is the first slot with room after the lead, within the
   assert.match(asapText(full, ROME, now).hint, /full for the next while.*The next time with room: 20:30/);
 });
 
+test("while new ASAP orders are paused, as soon as possible ends after the pause's end + the lead", () => {
+  const now = utc("2026-12-07T17:05:00Z"); // 18:05 in Rome
+  const bounds = slotBounds(now, 9 * 60_000, KITCHEN);
+  const starts = run("2026-12-07T17:00:00Z", 12);
+  const paused = { ...answer("2026-12-07", starts), paused_until: "2026-12-07T17:30:00Z" }; // until 18:30
+  const asap = asapChoice([paused], bounds);
+  // 18:30 + the 9 minutes' lead: the slot ending 18:45, not 18:15.
+  assert.deepEqual(asap, { state: "open", end: "2026-12-07T17:45:00Z", paused: "2026-12-07T17:30:00Z" });
+  assert.deepEqual(asapText(asap, ROME, now), {
+    label: "As soon as possible, ready by 18:45",
+    hint: "The kitchen is very busy: new orders are taken for after 18:30.",
+  });
+  // Paused past the horizon: as soon as possible cannot be had (the server answers kitchen_paused).
+  const long = { ...answer("2026-12-07", starts), paused_until: "2026-12-07T21:00:00Z" };
+  const refused = asapChoice([long], bounds);
+  assert.deepEqual(refused, { state: "paused", until: "2026-12-07T21:00:00Z", next: null });
+  assert.match(asapText(refused, ROME, now).hint, /very busy: new orders are taken for after 22:00\. Choose a later time\./);
+  // A pause already over changes nothing.
+  const over = { ...answer("2026-12-07", starts), paused_until: "2026-12-07T17:00:00Z" };
+  assert.deepEqual(asapChoice([over], bounds), { state: "open", end: "2026-12-07T17:15:00Z" });
+  // Its 409 names the time to offer, as slot_full's does.
+  const body = { code: "kitchen_paused", errors: { ready_at: ["paused"] }, paused_until: "2026-12-07T21:00:00Z", next_available: "2026-12-07T21:15:00Z" };
+  assert.deepEqual(readAnswer(409, body, null), { kind: "refused", code: "kitchen_paused", errors: body.errors, suggested: "2026-12-07T21:15:00Z" });
+});
+
 test("closed now, as soon as possible says when the restaurant opens and cannot be chosen", () => {
   const now = utc("2026-12-07T22:00:00Z"); // 23:00 in Rome, closed at 22:30
   const bounds = slotBounds(now, 9 * 60_000, KITCHEN);

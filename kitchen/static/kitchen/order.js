@@ -35,6 +35,7 @@ import {
   pick,
   readAnswer,
   refusalSummary,
+  TIME_REFUSALS,
   sameTime,
   signedMoney,
   slotBounds,
@@ -462,7 +463,7 @@ function drawWhen() {
 
   if (shownDay === null || !days.includes(shownDay)) {
     // The chosen slot's day; else today, or the day ASAP would open on, or be free again.
-    const first = asap.state === "closed" ? asap.opens : asap.state === "full" ? asap.next : null;
+    const first = asap.state === "closed" ? asap.opens : ["full", "paused"].includes(asap.state) ? asap.next : null;
     shownDay = when && when !== "asap" ? slotDate(when, zone) : first ? slotDate(first, zone) : today;
   }
   drawDays(days, limits);
@@ -615,7 +616,7 @@ async function placeOrder(event) {
 async function offerAnotherTime(outcome) {
   const also = outcome.suggested && zone ? [slotDate(outcome.suggested, zone)] : [];
   await refreshSlots({ also });
-  if (!["slot_full", "closed"].includes(outcome.code)) return;
+  if (!TIME_REFUSALS.includes(outcome.code)) return;
   const limits = bounds();
   const suggested = suggestedSlot(outcome, dayAnswers(), limits);
   if (suggested) {

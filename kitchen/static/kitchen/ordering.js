@@ -235,6 +235,9 @@ export function refusalSummary(code) {
   return "";
 }
 
+/** The refusals of POST /orders that name another time to offer (a slot's end, or when it opens). */
+export const TIME_REFUSALS = ["slot_full", "closed", "kitchen_paused"];
+
 /** What an answer to POST /orders means for the page (`status` 0: no answer at all). */
 export function readAnswer(status, body, retryAfter) {
   const seconds = Number.parseInt(retryAfter, 10) || null;
@@ -243,8 +246,8 @@ export function readAnswer(status, body, retryAfter) {
     return { kind: "duplicate", number: body.order_number };
   }
   if ([400, 413, 415].includes(status) && body && body.errors) return { kind: "refused", code: body.code, errors: body.errors };
-  if (status === 409 && body && body.errors && ["slot_full", "closed"].includes(body.code)) {
-    // No room then, or closed then: the server says when instead (a slot's end; when it opens).
+  if (status === 409 && body && body.errors && TIME_REFUSALS.includes(body.code)) {
+    // No room then, closed then, or ASAP paused: the server says when instead (a slot's end; when it opens).
     return { kind: "refused", code: body.code, errors: body.errors, suggested: body.next_available || body.next_open || null };
   }
   if (status === 429) return { kind: "busy", seconds };
@@ -395,20 +398,29 @@ export function slotChoices(answer, bounds) {
 /** "As soon as possible" over the days' answers (in date order, today's first), as POST /orders
  * would take it: {state: "open", end} the first slot with room that ends after the lead and starts
  * within the horizon; {state: "full", next} when those are all full (next: the first later one with
- * room, if known); {state: "closed", opens} when none is open (opens: the next open slot's start). */
+ * room, if known); {state: "closed", opens} when none is open (opens: the next open slot's start).
+ * While the kitchen has paused new ASAP orders (GET /slots' `paused_until`), the slot must end after
+ * the pause's end + the lead: {state: "paused", until, next} when none does within the horizon. */
 export function asapChoice(answers, bounds) {
   const after = answers.flatMap((answer) => answer.slots).filter((slot) => at(slot.end) > bounds.earliest);
-  const within = after.filter((slot) => at(slot.start) < bounds.horizon);
-  if (!within.length) return { state: "closed", opens: after.length ? after[0].start : null };
-  const first = within.find(hasRoom);
-  if (first) return { state: "open", end: first.end };
-  const next = after.find((slot) => at(slot.start) >= bounds.horizon && hasRoom(slot));
-  return { state: "full", next: next ? next.end : null };
+  if (!after.some((slot) => at(slot.start) < bounds.horizon)) return { state: "closed", opens: after.length ? after[0].start : null };
+  const paused = answers.map((answer) => answer.paused_until).find((until) => until && at(until) > bounds.now);
+  const earliest = paused ? at(paused) + bounds.earliest - bounds.now : bounds.earliest;
+  const first = after.find((slot) => at(slot.end) > earliest && at(slot.start) < bounds.horizon && hasRoom(slot));
+  if (first) return paused ? { state: "open", end: first.end, paused } : { state: "open", end: first.end };
+  const next = after.find((slot) => at(slot.end) > earliest && at(slot.start) >= bounds.horizon && hasRoom(slot));
+  return paused ? { state: "paused", until: paused, next: next ? next.end : null } : { state: "full", next: next ? next.end : null };
 }
 
 /** What the "as soon as possible" choice reads (`label`) and what is said under it (`hint`). */
 export function asapText(asap, zone, now) {
-  if (asap.state === "open") return { label: `As soon as possible, ready by ${whenText(asap.end, zone, now)}`, hint: "" };
+  const busy = asap.paused || asap.until;
+  const busyHint = busy ? `The kitchen is very busy: new orders are taken for after ${whenText(busy, zone, now)}.` : "";
+  if (asap.state === "open") return { label: `As soon as possible, ready by ${whenText(asap.end, zone, now)}`, hint: busyHint };
+  if (asap.state === "paused") {
+    const next = asap.next ? ` The next time with room: ${whenText(asap.next, zone, now)}.` : "";
+    return { label: "As soon as possible", hint: `${busyHint} Choose a later time.${next}` };
+  }
   if (asap.state === "full") {
     const next = asap.next ? ` The next time with room: ${whenText(asap.next, zone, now)}.` : "";
     return { label: "As soon as possible", hint: `The kitchen is full for the next while: choose a later time.${next}` };
