@@ -14,7 +14,7 @@ lead where each of its stations has room, within the ASAP horizon; for a request
 slot with start < T ≤ end. `promised_at` is the slot's end. While a Manager pauses new ASAP orders
 ("kitchen busy", orders/pause.py) an ASAP order's slot ends at least the pause's end + lead, or it
 is refused (`kitchen_paused`) when none does within the horizon; a requested time is not affected.
-The reservation itself is orders/services.py's (`order_create`), in the order's transaction, and
+The reservation itself is orders/services.py's (`order_create`), in the order's own statement, and
 the database holds the rule (`slot_loads`: CHECK used <= capacity), so no burst overbooks a slot.
 """
 
