@@ -28,7 +28,7 @@ from orders.validation import ItemInput, OrderInput, validate_order
 from restaurant.logging import request_id_var
 from restaurant.models import OutboxMessage
 from restaurant.roles import FRONT_OF_HOUSE, KITCHEN, MANAGER, ensure_roles
-from tests.support import order_payload
+from tests.support import BROWSER_PASSWORD, order_payload
 
 __all__ = [
     "FRONT_OF_HOUSE",
@@ -225,6 +225,14 @@ def staff_user(
     )
     if role:
         user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def staff_with_password(role: str, username: str, password: str = BROWSER_PASSWORD):
+    """A staff account in `role` that logs in through the login form with `password` (a browser test's)."""
+    user = staff_user(role, username)
+    user.set_password(password)
+    user.save()
     return user
 
 

@@ -371,6 +371,17 @@ def chromium():
             browser.close()
 
 
+BROWSER_PASSWORD = "browser-test-password"  # the staff a browser test logs in (tests/factories.py: staff_with_password)
+
+
+def log_in(page, base: str, path: str, username: str, password: str = BROWSER_PASSWORD) -> None:
+    """Log `username` in through the login form in a browser `page`, which then lands on `path`."""
+    page.goto(f"{base}/admin/login/?next={path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+
+
 def in_thread(function, **arguments):
     """`function(**arguments)` on a thread of its own: Django's ORM refuses to run on the thread
     whose Playwright event loop is running (the page's)."""

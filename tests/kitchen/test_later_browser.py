@@ -13,12 +13,11 @@ import pytest
 import requests
 from django.utils import timezone
 
-from tests.factories import KITCHEN, load_test_menu, menu_copy, staff_user
-from tests.support import CHROMIUM_ARGS, chromium_path, free_port, in_thread, start_web
+from tests.factories import KITCHEN, load_test_menu, menu_copy, staff_with_password
+from tests.support import CHROMIUM_ARGS, chromium_path, free_port, in_thread, log_in, start_web
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "browser-test-password"
 FIRE_IN = 10  # s from the order to its fire time: time for the pages to show it held
 
 
@@ -30,9 +29,7 @@ def test_a_held_order_waits_in_the_later_strip_and_off_the_board_until_its_fire_
         pytest.skip("no chromium executable found (apt-get install chromium; `make test` does it)")
     from playwright.sync_api import expect, sync_playwright
 
-    user = staff_user(KITCHEN, "cook")
-    user.set_password(PASSWORD)
-    user.save()
+    staff_with_password(KITCHEN, "cook")
     menu = menu_copy()
     menu["kitchen"] = {"time_zone": "UTC", "slot_minutes": 1}
     load_test_menu(menu)
@@ -45,10 +42,7 @@ def test_a_held_order_waits_in_the_later_strip_and_off_the_board_until_its_fire_
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             kitchen = browser.new_page(viewport={"width": 1280, "height": 720})
-            kitchen.goto(f"{base}/kitchen/")
-            kitchen.fill("#id_username", "cook")
-            kitchen.fill("#id_password", PASSWORD)
-            kitchen.click("input[type=submit]")
+            log_in(kitchen, base, "/kitchen/", "cook")
             expect(kitchen.locator("#conn")).to_have_class("up", timeout=10_000)
             board = browser.new_page(viewport={"width": 1280, "height": 720})
             board.goto(f"{base}/board/")

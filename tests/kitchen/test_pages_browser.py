@@ -11,12 +11,11 @@ Debian's `chromium`).
 import pytest
 from django.core.management import call_command
 
-from tests.factories import KITCHEN, MANAGER, create_order, load_test_menu, staff_user
-from tests.support import chromium, free_port
+from tests.factories import KITCHEN, MANAGER, create_order, load_test_menu, staff_with_password
+from tests.support import chromium, free_port, log_in
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = "pages-test-password"
 WALL, DESKTOP, PHONE = {"width": 1920, "height": 1080}, {"width": 1280, "height": 800}, {"width": 390, "height": 844}
 # A busy evening: eight orders of the demo menu, with options and notes, in every column.
 BUSY = [
@@ -53,19 +52,6 @@ def display(processes, start_display) -> str:
     port = free_port()
     start_display("display", port)
     return f"http://127.0.0.1:{port}"
-
-
-def staff_with_password(role: str, username: str) -> None:
-    user = staff_user(role, username)
-    user.set_password(PASSWORD)
-    user.save()
-
-
-def log_in(page, base: str, path: str, username: str) -> None:
-    page.goto(f"{base}/admin/login/?next={path}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
 
 
 def page_size(page) -> dict:

@@ -14,12 +14,11 @@ from channels.testing import WebsocketCommunicator
 
 from orders.pause import asap_pause, asap_resume
 from restaurant.asgi import application
-from tests.factories import KITCHEN, MANAGER, staff_user
-from tests.support import chromium, connect, free_port, run, session_headers
+from tests.factories import KITCHEN, MANAGER, staff_user, staff_with_password
+from tests.support import chromium, connect, free_port, log_in, run, session_headers
 
 pytestmark = pytest.mark.usefixtures("fresh_layer")  # tests/kitchen/conftest.py
 
-PASSWORD = "pause-test-password"
 WALL = {"width": 1920, "height": 1080}
 
 
@@ -61,19 +60,6 @@ def test_the_expo_socket_carries_the_pause_in_its_snapshot_and_hears_every_chang
     assert paused["until_local"] == until.strftime("%H:%M")  # the test menu's kitchen: UTC
     assert late_snapshot["pause"]["paused_until"] == until.isoformat()
     assert resumed["paused_until"] is None
-
-
-def staff_with_password(role: str, username: str) -> None:
-    user = staff_user(role, username)
-    user.set_password(PASSWORD)
-    user.save()
-
-
-def log_in(page, base: str, path: str, username: str) -> None:
-    page.goto(f"{base}/admin/login/?next={path}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
 
 
 @pytest.mark.slow
