@@ -11,6 +11,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 PRICE_MIN, PRICE_MAX = Decimal("0.01"), Decimal("999.99")
+# A station's capacity per slot and an item's load, in load units: the menu file's bounds and the admin's.
+CAPACITY_MIN, CAPACITY_MAX = 1, 100_000
+LOAD_MIN, LOAD_MAX = 0, 1000
 
 
 class Station(models.Model):
@@ -23,7 +26,12 @@ class Station(models.Model):
     # type's cooking time (SPEC §4) stands.
     prep_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: the order type's time")
     # The load units it can cook in one slot of the kitchen's clock (orders/capacity.py). Empty: no limit.
-    capacity_per_slot = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no limit")
+    capacity_per_slot = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(CAPACITY_MIN), MaxValueValidator(CAPACITY_MAX)],
+        help_text="The load units it can cook in one slot (each item puts its load × quantity). Empty: no limit",
+    )
 
     class Meta:
         db_table = "menu_stations"
@@ -61,7 +69,11 @@ class MenuItem(models.Model):
     available = models.BooleanField(default=True, help_text="Unticked: sold out (86ed)")
     display_order = models.PositiveSmallIntegerField(default=0)
     # The units one of it puts on its station's capacity per slot (a pizza 2, a drink 0 say).
-    load = models.PositiveSmallIntegerField(default=1)
+    load = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(LOAD_MIN), MaxValueValidator(LOAD_MAX)],
+        help_text="The units one of it puts on its station's capacity per slot; 0: takes no station time",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -156,6 +168,8 @@ class Kitchen(models.Model):
 
     class Meta:
         db_table = "menu_kitchen"
+        verbose_name = "kitchen hours and slots"
+        verbose_name_plural = "kitchen hours and slots"
         permissions = [("pause_asap", "Can pause new ASAP orders (kitchen busy)")]
 
     def __str__(self) -> str:

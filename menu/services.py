@@ -15,7 +15,20 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Model
 
-from menu.models import PRICE_MAX, PRICE_MIN, Category, Kitchen, MenuItem, ModifierGroup, ModifierOption, Station
+from menu.models import (
+    CAPACITY_MAX,
+    CAPACITY_MIN,
+    LOAD_MAX,
+    LOAD_MIN,
+    PRICE_MAX,
+    PRICE_MIN,
+    Category,
+    Kitchen,
+    MenuItem,
+    ModifierGroup,
+    ModifierOption,
+    Station,
+)
 from restaurant.api import ApplicationError
 from restaurant.text import clean_text, hidden_character_error
 
@@ -145,8 +158,11 @@ def parse_menu(data: Any) -> dict[str, Any]:
             if prep is not None and (isinstance(prep, bool) or not isinstance(prep, int) or not 1 <= prep <= 7200):
                 check.fail(f"{path}.prep_seconds", "must be a whole number of seconds from 1 to 7200")
             capacity = entry.get("capacity_per_slot")
-            if capacity is not None and not _whole(capacity, 1, 100_000):
-                check.fail(f"{path}.capacity_per_slot", "must be a whole number of load units from 1 to 100000")
+            if capacity is not None and not _whole(capacity, CAPACITY_MIN, CAPACITY_MAX):
+                check.fail(
+                    f"{path}.capacity_per_slot",
+                    f"must be a whole number of load units from {CAPACITY_MIN} to {CAPACITY_MAX}",
+                )
             if code and name:
                 station = {"code": code, "name": name, "display_order": s, "prep_seconds": prep}
                 stations.append({**station, "capacity_per_slot": capacity})
@@ -184,22 +200,34 @@ def _whole(value: Any, low: int, high: int) -> bool:
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CLOCK = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00")
+# The kitchen's numbers: name → (default, lowest, highest). The back office's kitchen page shows these ranges.
+KITCHEN_NUMBERS = {
+    "slot_minutes": (15, 1, 60),
+    "asap_horizon_minutes": (120, 1, 24 * 60),
+    "days_ahead": (7, 0, 90),
+}
+
+
+def parse_kitchen(raw: Any) -> dict[str, Any]:
+    """The menu file's `"kitchen"` object alone (the back office's kitchen page checks by the same rules):
+    normalized as `parse_menu` does it, or MenuInvalid naming every bad field (`kitchen.hours[0].close`)."""
+    check = _Checker()
+    kitchen = _parse_kitchen(check, raw)
+    if check.errors or kitchen is None:
+        raise MenuInvalid(check.errors)
+    return kitchen
 
 
 def _parse_kitchen(check: "_Checker", raw: Any) -> dict | None:
     """The kitchen's clock: its zone, slots, horizons and opening hours (menu.models.Kitchen)."""
-    optional = {"time_zone", "slot_minutes", "asap_horizon_minutes", "days_ahead", "hours"}
+    optional = {"time_zone", *KITCHEN_NUMBERS, "hours"}
     entry = check.obj(raw, "kitchen", set(), optional)
     if entry is None:
         return None
     kitchen = {"time_zone": entry.get("time_zone", "UTC"), "hours": []}
     if not isinstance(kitchen["time_zone"], str) or kitchen["time_zone"] not in zoneinfo.available_timezones():
         check.fail("kitchen.time_zone", "must be an IANA time zone, e.g. Europe/Rome")
-    for name, default, low, high in (
-        ("slot_minutes", 15, 1, 60),
-        ("asap_horizon_minutes", 120, 1, 24 * 60),
-        ("days_ahead", 7, 0, 90),
-    ):
+    for name, (default, low, high) in KITCHEN_NUMBERS.items():
         kitchen[name] = entry.get(name, default)
         if not _whole(kitchen[name], low, high):
             check.fail(f"kitchen.{name}", f"must be a whole number from {low} to {high}")
@@ -210,7 +238,9 @@ def _parse_kitchen(check: "_Checker", raw: Any) -> dict | None:
             continue
         days = hours.get("days")
         if not isinstance(days, list) or not days or any(day not in DAYS for day in days):
-            check.fail(f"{path}.days", f"must be a list of {', '.join(DAYS)}")
+            unknown = [repr(day) for day in days if day not in DAYS] if isinstance(days, list) else []
+            named = f" (not {', '.join(unknown)})" if unknown else ""
+            check.fail(f"{path}.days", f"must be a list of {', '.join(DAYS)}{named}")
         for end in ("open", "close"):
             if not isinstance(hours.get(end), str) or not CLOCK.fullmatch(hours[end]):
                 check.fail(f"{path}.{end}", "must be a time HH:MM (24:00 for the end of the day)")
@@ -301,8 +331,8 @@ def _parse_item(check: _Checker, raw: Any, path: str, position: int, stations: s
 
 
 def _load(check: "_Checker", value: Any, path: str) -> int:
-    if not _whole(value, 0, 1000):
-        check.fail(path, "must be a whole number of load units from 0 to 1000")
+    if not _whole(value, LOAD_MIN, LOAD_MAX):
+        check.fail(path, f"must be a whole number of load units from {LOAD_MIN} to {LOAD_MAX}")
         return 1
     return value
 
@@ -343,7 +373,7 @@ def menu_load(menu: dict[str, Any], *, prune: bool = False) -> LoadReport:
     (orders keep their copies of deleted items: they reference no menu row)."""
     report = LoadReport()
     if menu.get("kitchen") is not None:
-        Kitchen.objects.update_or_create(pk=1, defaults=menu["kitchen"])
+        kitchen_set(menu["kitchen"])
     stations = {}
     for entry in menu["stations"]:
         stations[entry["code"]], outcome = _upsert(Station, {"code": entry["code"]}, _fields(entry, "code"))
@@ -383,6 +413,14 @@ def menu_load(menu: dict[str, Any], *, prune: bool = False) -> LoadReport:
         omitted = Station.objects.exclude(code__in=[s["code"] for s in menu["stations"]])
         _prune(report, omitted.exclude(items__isnull=False))
     return report
+
+
+def kitchen_set(kitchen: dict[str, Any]) -> Kitchen:
+    """Write the kitchen's clock (a `parse_kitchen` result) to its one row, made if missing. Only those
+    fields: the ASAP pause (orders/pause.py) is not the menu's, and a save never ends or moves one.
+    The row's post_save makes this process read the clock again at once (orders/capacity.py)."""
+    row, _ = Kitchen.objects.update_or_create(pk=1, defaults=kitchen)
+    return row
 
 
 def _fields(entry: dict[str, Any], *leave_out: str) -> dict[str, Any]:

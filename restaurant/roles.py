@@ -9,10 +9,10 @@ Two questions are asked of a user, both answered from here:
   and every app's admin) checks the permissions a role is given here (`ROLE_PERMISSIONS`).
 
 The groups are made by data migrations (orders 0003, menu 0004, orders 0006, restaurant 0004, orders
-0013, menu 0008, each granting the permissions of its day) and topped up by `create_demo_staff` through
-`ensure_roles`, which only adds: a permission an operator gave a group by hand is left alone. A
-Manager puts a person in a role in the back office (restaurant/admin.py: staff accounts), through
-`user_set_role`.
+0013, menu 0008, menu 0009, each granting the permissions of its day) and topped up by
+`create_demo_staff` through `ensure_roles`, which only adds: a permission an operator gave a group by
+hand is left alone. A Manager puts a person in a role in the back office (restaurant/admin.py: staff
+accounts), through `user_set_role`.
 """
 
 from django.apps import apps
@@ -58,6 +58,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "menu.view_menuitem",
         "menu.view_modifiergroup",
         "menu.view_modifieroption",
+        "menu.view_kitchen",  # the opening hours and slots (Menu › Kitchen hours and slots), read only
         "menu.set_availability",
     ),
     # restaurant.* holds the staff accounts (restaurant.StaffAccount: add, change, view; no delete): a
