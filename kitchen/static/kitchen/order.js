@@ -314,6 +314,7 @@ const askedWith = new Map(); // date → the cart its answer was asked with
 let zone = null;
 let today = null;
 let shownDay = null;
+let dayPicked = false; // the guest chose the shown day (or took a suggested time): it stays as they left it
 // "asap", a slot's end (ISO, as GET /slots gave it), or null: nothing chosen. Until the guest chooses,
 // "as soon as possible" is chosen while it can be had (and before the slots are read: the server's
 // default, which it judges itself).
@@ -461,8 +462,9 @@ function drawWhen() {
   if (when === null && !guestChose && asap.state === "open") when = "asap";
   $("when-asap").checked = when === "asap";
 
-  if (shownDay === null || !days.includes(shownDay)) {
-    // The chosen slot's day; else today, or the day ASAP would open on, or be free again.
+  if (!dayPicked || shownDay === null || !days.includes(shownDay)) {
+    // The chosen slot's day; else today, or the day ASAP would open on, or be free again (again at
+    // every draw until the guest picks a day: the days' answers come in one by one).
     const first = asap.state === "closed" ? asap.opens : ["full", "paused"].includes(asap.state) ? asap.next : null;
     shownDay = when && when !== "asap" ? slotDate(when, zone) : first ? slotDate(first, zone) : today;
   }
@@ -486,6 +488,7 @@ function drawWhen() {
 $("when-asap").addEventListener("change", () => chooseWhen("asap"));
 $("ready-day").addEventListener("change", () => {
   shownDay = $("ready-day").value;
+  dayPicked = true;
   drawWhen();
   if (askedWith.get(shownDay) !== slotsCart(lines)) refreshSlots(); // read for another cart, or not yet
 });
@@ -623,6 +626,7 @@ async function offerAnotherTime(outcome) {
     when = suggested;
     guestChose = true;
     shownDay = slotDate(suggested, zone);
+    dayPicked = true;
     scrolledFor = null; // into sight
     drawWhen();
   }
