@@ -70,6 +70,13 @@ BOARD_TYPES = ("takeout", "dine_in")  # what the board shows without ?types=
 BOARD_ORDERS = 500  # the open orders a board's snapshot holds: kitchen/screens.py's BOARD_ORDERS
 
 
+def board_not_ready(numbers, board) -> list[str]:
+    """Of the orders of the board's types, those it should show ready and does not: the newest
+    BOARD_ORDERS (what its snapshot holds), and every other one it heard of since."""
+    newest = set(sorted(numbers, key=_number_order)[-BOARD_ORDERS:])
+    return [n for n in numbers if (n in newest or board.status_of(n) is not None) and board.status_of(n) != "ready"]
+
+
 def _number_order(number: str) -> tuple[str, int]:
     """ORD_YYYYMMDD_NNN in the order the counter gave them: by day, then by number of the day."""
     _, day, sequence = number.split("_")
@@ -703,11 +710,10 @@ def evaluate(args, stack: Stack, customers: Customers, chaos: Chaos, board: Boar
     bridge = Counter(str(event.detail) for event in board.find("bridge"))
     out.check("the board's probe order shown ready", probe.get("on_board") == "ready", str(probe.get("on_board")))
     # A board's snapshot holds the newest BOARD_ORDERS open orders (kitchen/screens.py; a wall screen
-    # shows a few dozen), and it hears every order that moves after it: so it must show those newest
-    # ones ready, and every order it knows of ready.
-    ours = sorted((n for n, post in accepted.items() if post.order_type in BOARD_TYPES), key=_number_order)
-    newest = set(ours[-BOARD_ORDERS:])
-    shown_wrong = [n for n in ours if (n in newest or board.status_of(n) is not None) and board.status_of(n) != "ready"]
+    # shows a few dozen), and it hears every order that moves after it (board_not_ready).
+    ours = [n for n, post in accepted.items() if post.order_type in BOARD_TYPES]
+    shown_wrong = board_not_ready(ours, board)
+    newest = set(sorted(ours, key=_number_order)[-BOARD_ORDERS:])
     on_board = len(newest | {n for n in ours if board.status_of(n) is not None})
     out.check(
         f"the board shows the newest {BOARD_ORDERS} accepted takeout and dine-in orders, and every one it knows, ready",
@@ -770,7 +776,7 @@ def evaluate(args, stack: Stack, customers: Customers, chaos: Chaos, board: Boar
 def settle(args, stack: Stack, customers: Customers, chaos: Chaos, board: Board, name: str) -> dict:
     """After the load (each wait from its end, up to --settle): every order ready and the outbox
     empty; the dead letters and the subscriber's rejections in; then the probe order, ready and on
-    the board, and the board showing every order of its types ready (the bridge caught up)."""
+    the board, and the board showing the orders of its types it can hold ready (the bridge caught up)."""
     probe: dict = {}
     began = time.monotonic()
 
@@ -806,9 +812,9 @@ def settle(args, stack: Stack, customers: Customers, chaos: Chaos, board: Board,
             probe["ready"] = bool(wait_until(ready, 30, 0.2))
         except (requests.RequestException, ValueError, KeyError) as exc:
             probe["error"] = f"{type(exc).__name__}: {exc}"
-    board_numbers = [post.number for post in customers.posts if post.status == 201 and post.order_type in BOARD_TYPES]
-    board_numbers += [probe["number"]] if "number" in probe else []
-    if wait_until(lambda: all(board.status_of(number) == "ready" for number in board_numbers), left(), 1.0):
+    ours = [post.number for post in customers.posts if post.status == 201 and post.order_type in BOARD_TYPES]
+    ours += [probe["number"]] if "number" in probe else []
+    if wait_until(lambda: not board_not_ready(ours, board), left(), 1.0):
         probe["board_caught_up"] = time.monotonic() - began
     probe["on_board"] = board.status_of(probe["number"]) if "number" in probe else None
     probe["dead_letters"] = dead_letters(amqp_url(name))
