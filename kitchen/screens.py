@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from menu.selectors import menu_version, sold_out
-from orders.capacity import kitchen_clock
+from orders.capacity import local_clock_time
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusLog, OrderType
 from orders.pause import asap_pause_now
 from orders.selectors import LATE_AFTER, speed_of_service, station_speed
@@ -150,7 +150,7 @@ def asap_pause_view() -> dict[str, Any]:
     so a screen ends the banner by the server's clock rather than its own."""
     now = timezone.now()
     until, paused_by = asap_pause_now(now)
-    local = until.astimezone(kitchen_clock().zone).strftime("%H:%M") if until else None
+    local = local_clock_time(until) if until else None
     return {"paused_until": _iso(until), "until_local": local, "paused_by": paused_by, "now": now.isoformat()}
 
 

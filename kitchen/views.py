@@ -136,7 +136,7 @@ def track_order(request, number: str):
     except OrderNotFound:
         return render(request, "kitchen/track.html", {**context, "unknown": True}, status=404)
     # The status itself comes by the socket; the promised time is shown on the restaurant's clock.
-    config = {"socket": f"/ws/orders/{number}/", "time_zone": str(kitchen_clock().zone)}
+    config = {"socket": f"/ws/orders/{number}/", "time_zone": restaurant_zone()}
     return render(request, "kitchen/track.html", {**context, "config": config, "time_zone": restaurant_zone()})
 
 

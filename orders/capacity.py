@@ -251,6 +251,11 @@ def day_slots(day: date, need: Need | None = None) -> dict:
     }
 
 
+def local_clock_time(moment: datetime) -> str:
+    """`moment` as HH:MM on the restaurant's clock."""
+    return moment.astimezone(kitchen_clock().zone).strftime("%H:%M")
+
+
 def today() -> date:
     """The restaurant's date now, on its clock."""
     return timezone.now().astimezone(kitchen_clock().zone).date()

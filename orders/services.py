@@ -100,9 +100,10 @@ def order_create(
     need = order_need(data.order_type, data.items)
     slots = order_slots(need, data.ready_at, now, by_loads=False)  # the clock's slots; no query
 
+    day = order_number_day(now)  # UTC, or the restaurant's business day (ORDER_NUMBER_DAY)
+
     def insert(reservation: statements.Reservation | None = None) -> None:
         order.fire_at = _fire_time(order.promised_at, need, data.ready_at, now)
-        day = order_number_day(now)  # UTC, or the restaurant's business day (ORDER_NUMBER_DAY)
         written = statements.insert_order(
             order,
             items,

@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
-from orders.capacity import kitchen_clock
+from orders.capacity import kitchen_clock, local_clock_time
 from orders.pause import (
     PAUSE_CHOICES,
     PAUSE_MINUTES_MAX,
@@ -33,8 +33,7 @@ def kitchen_busy_view(site: admin.AdminSite, request: HttpRequest) -> HttpRespon
                 messages.success(request, "New ASAP orders are taken again.")
             else:
                 until = asap_pause(minutes=pause_minutes(request.POST.get("minutes")), paused_by=who)
-                local = until.astimezone(kitchen_clock().zone).strftime("%H:%M")
-                messages.success(request, f"New ASAP orders paused until {local}.")
+                messages.success(request, f"New ASAP orders paused until {local_clock_time(until)}.")
         except ApplicationError as exc:
             error = "; ".join(exc.errors["minutes"])
         else:
